@@ -1,0 +1,35 @@
+# The README's two commands are `make run` and `make test`; the other targets are helpers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint setup-instance clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Install, migrate, sync instruments, create the first admin token once, then serve.
+run: $(BIN)/.installed
+	$(BIN)/flask db upgrade
+	$(BIN)/flask instruments sync
+	$(BIN)/flask tokens bootstrap-admin
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
+# The whole suite; set TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL.
+test: $(BIN)/.installed
+	$(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service schemas
+	$(BIN)/hadolint Dockerfile
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

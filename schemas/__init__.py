@@ -1,0 +1,1 @@
+"""Marshmallow schemas: request and response bodies, the error body, definition files."""

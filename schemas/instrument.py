@@ -1,0 +1,143 @@
+"""The shape that instrument, consent form and protocol definition files must have."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.fields import StrictBoolean, StrictNumber
+from service.domain.instruments import COMPARISONS, CONDITION_OPS, ITEM_TYPES, SCORE_METHODS
+
+_ID = validate.Regexp(r"^[a-z][a-z0-9-]*$", error="must be lowercase letters, digits and '-'")
+_ITEM_ID = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be lowercase letters, digits, '_'")
+_VERSION = validate.Regexp(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$", error="must be X.Y.Z")
+_TEXT = validate.Length(min=1)
+
+
+class ChoiceSchema(Schema):
+    code = fields.Integer(required=True, strict=True)
+    label = fields.String(required=True, validate=_TEXT)
+
+
+class ConditionSchema(Schema):
+    """``{"item", "op", "value"}``, or ``{"any": [...]}``, or ``{"all": [...]}``."""
+
+    item = fields.String()
+    op = fields.String(validate=validate.OneOf(CONDITION_OPS))
+    value = fields.Raw(allow_none=False)
+    any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=1))
+    all = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=1))
+
+    @validates_schema
+    def one_shape(self, data: dict[str, Any], **_: Any) -> None:
+        groups = [k for k in ("any", "all") if k in data]
+        if groups:
+            if len(data) != 1:
+                raise ValidationError("'any' or 'all' stands alone in its condition")
+        elif "item" not in data or "op" not in data:
+            raise ValidationError("a condition needs 'item' and 'op', or 'any' or 'all'")
+
+
+class ComparisonSchema(Schema):
+    op = fields.String(required=True, validate=validate.OneOf(COMPARISONS))
+    value = fields.Raw(required=True, allow_none=False)
+
+
+class ItemSchema(Schema):
+    id = fields.String(required=True, validate=_ITEM_ID)
+    text = fields.String(required=True, validate=_TEXT)
+    type = fields.String(required=True, validate=validate.OneOf(ITEM_TYPES))
+    required = StrictBoolean(required=True)
+    choices = fields.String()
+    min = StrictNumber()
+    max = StrictNumber()
+    max_length = fields.Integer(strict=True, validate=validate.Range(min=1, max=100_000))
+    identifying = StrictBoolean()
+    enable_when = fields.Nested(ConditionSchema)
+    help = fields.String()
+
+
+class BandSchema(Schema):
+    min = StrictNumber(required=True)
+    max = StrictNumber(required=True)
+    label = fields.String(required=True, validate=_TEXT)
+
+
+class CriterionSchema(Schema):
+    items = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    when = fields.Nested(ComparisonSchema, required=True)
+    at_least = fields.Integer(required=True, strict=True)
+
+
+class ScoreSchema(Schema):
+    id = fields.String(required=True, validate=_ITEM_ID)
+    label = fields.String(required=True, validate=_TEXT)
+    method = fields.String(required=True, validate=validate.OneOf(SCORE_METHODS))
+    items = fields.List(fields.String())
+    reverse = fields.List(fields.String())
+    count_when = fields.Nested(ComparisonSchema)
+    criteria = fields.List(fields.Nested(CriterionSchema))
+    bands = fields.List(fields.Nested(BandSchema))
+    participant_visible = StrictBoolean(required=True)
+
+
+class AlertSchema(Schema):
+    id = fields.String(required=True, validate=_ITEM_ID)
+    when = fields.Nested(ConditionSchema, required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(("urgent", "routine")))
+    signposting = fields.String(required=True, validate=_TEXT)
+
+
+class InstrumentDefinitionSchema(Schema):
+    """An instrument (``kind: questionnaire``) or consent form (``kind: consent``) file."""
+
+    id = fields.String(required=True, validate=_ID)
+    version = fields.String(required=True, validate=_VERSION)
+    kind = fields.String(required=True, validate=validate.OneOf(("questionnaire", "consent")))
+    title = fields.String(required=True, validate=_TEXT)
+    language = fields.String(required=True, validate=_TEXT)
+    source = fields.String(required=True, validate=_TEXT)
+    preamble = fields.String()
+    information_sheet_version = fields.String(validate=_TEXT)
+    choice_sets = fields.Dict(
+        keys=fields.String(validate=_ITEM_ID),
+        values=fields.List(fields.Nested(ChoiceSchema), validate=validate.Length(min=1)),
+    )
+    items = fields.List(fields.Nested(ItemSchema), required=True, validate=validate.Length(min=1))
+    scores = fields.List(fields.Nested(ScoreSchema), load_default=list)
+    alerts = fields.List(fields.Nested(AlertSchema), load_default=list)
+
+    @validates_schema
+    def sheet_only_on_consent(self, data: dict[str, Any], **_: Any) -> None:
+        if (data.get("kind") == "consent") != ("information_sheet_version" in data):
+            raise ValidationError(
+                "a consent form, and only a consent form, names its information sheet version",
+                "information_sheet_version",
+            )
+
+
+class ProtocolInstrumentSchema(Schema):
+    id = fields.String(required=True, validate=_ID)
+    version = fields.String(required=True, validate=_VERSION)
+
+
+class TimepointSchema(Schema):
+    id = fields.String(required=True, validate=_ID)
+    label = fields.String(required=True, validate=_TEXT)
+    day = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    window_before = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    window_after = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    instruments = fields.List(
+        fields.Nested(ProtocolInstrumentSchema), required=True, validate=validate.Length(min=1)
+    )
+
+
+class ProtocolSchema(Schema):
+    """``instruments/protocol.json``: the timepoints and what each one asks for."""
+
+    version = fields.String(required=True, validate=_VERSION)
+    title = fields.String(required=True, validate=_TEXT)
+    timepoints = fields.List(
+        fields.Nested(TimepointSchema), required=True, validate=validate.Length(min=1)
+    )

@@ -1,0 +1,71 @@
+"""The Peer Support After Miscarriage data-capture service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from service.api import init_api
+from service.api.access import check_declarations, enforce_access
+from service.config import load_config
+from service.db import Database
+from service.errors import (
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+    register_error_handlers,
+)
+from service.logs import assign_request_id, configure_logging
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then the environment, then the caller's overrides."""
+    settings = load_config()
+    settings.update(config or {})
+    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
+    app.config.update(settings)
+    configure_logging(app.config["PSAM_LOG_LEVEL"])
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    Database(app.config["DATABASE_URL"]).init_app(app)
+    register_error_handlers(app)
+    init_api(app)
+    check_declarations(app)
+
+    app.before_request(assign_request_id)
+    app.before_request(_check_body)
+    app.before_request(lambda: enforce_access(app))
+    app.after_request(_common_headers)
+
+    from service.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _check_body() -> None:
+    """Refuse oversized and non-JSON bodies before anything reads them."""
+    if request.method not in _BODY_METHODS:
+        return
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise ApiError(PAYLOAD_TOO_LARGE, f"The request body is over {limit} bytes.")
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if has_body and not request.is_json:
+        raise ApiError(
+            UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with 'Content-Type: application/json'."
+        )
+
+
+def _common_headers(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,48 @@
+"""The HTTP API: flask-smorest blueprints, the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from schemas.api import ProblemSchema
+from schemas.fields import UtcDateTime
+from service.api import catalogue, health, problems, tokens
+from service.errors import PROBLEM_MEDIA_TYPE
+
+
+class PsamApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, documenting errors as problem+json and leaving handlers to us."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        """``service.errors`` handles every error; flask-smorest's JSON shape is not ours."""
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error (RFC 9457 problem)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+def init_api(app: Flask) -> PsamApi:
+    """Attach the API and its OpenAPI document to the app."""
+    api = PsamApi()
+    api.register_field(UtcDateTime, "string", "date-time")
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "psam_s_... token"}
+    )
+    for module in (health, catalogue, tokens, problems):
+        api.register_blueprint(module.blp)
+    return api

@@ -1,0 +1,51 @@
+"""Settings, read from the environment in this one place, with safe embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the application's settings from environment variables."""
+    env = os.environ if env is None else env
+    instance = Path(env.get("PSAM_INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
+    return {
+        "INSTANCE_DIR": str(instance),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'psam.sqlite3'}",
+        "PSAM_INSTRUMENTS_DIR": env.get("PSAM_INSTRUMENTS_DIR")
+        or str(PROJECT_ROOT / "instruments"),
+        "PSAM_KEYRING": env.get("PSAM_KEYRING") or str(instance / "keyring.json"),
+        "PSAM_ENROLMENT_CODE": env.get("PSAM_ENROLMENT_CODE") or None,
+        "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Peer Support After Miscarriage: data capture API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_REDOC_PATH": "/docs",
+        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js",
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def config_for_tests(database_url: str, instance_dir: str) -> dict[str, Any]:
+    """Overrides for the test suite: an explicit database and a throwaway instance folder."""
+    return {"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_DIR": instance_dir}

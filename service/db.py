@@ -1,0 +1,126 @@
+"""Engine, one session per request, and the declarative base with shared column types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, ClassVar
+
+from flask import Flask, current_app, g
+from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a UTC time")
+        value = value.astimezone(dt.UTC)
+        # SQLite keeps text; store it without an offset so values sort as written.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, to the microsecond."""
+    return dt.datetime.now(dt.UTC)
+
+
+UuidPk = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
+UtcTimestamp = Annotated[dt.datetime, mapped_column(UtcDateTime())]
+Sha256Hex = Annotated[str, mapped_column(String(64))]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        dt.datetime: UtcDateTime(),
+    }
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the URL, with SQLite made to behave as the ledger needs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Take the write lock at BEGIN so concurrent writers queue instead of interleaving.
+
+    pysqlite's own transaction handling defers BEGIN until the first write and mishandles
+    SAVEPOINT; SQLAlchemy's documented recipe turns it off and emits BEGIN itself. IMMEDIATE
+    makes a transaction take the write lock up front, which is what keeps an appended hash
+    chain linear when several processes write.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Holds the engine and hands each request (or CLI command) its own session."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        self.sessionmaker: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["psam_db"] = self
+        app.teardown_appcontext(_close_session)
+
+
+def get_db() -> Database:
+    db = current_app.extensions["psam_db"]
+    assert isinstance(db, Database)
+    return db
+
+
+def get_session() -> Session:
+    """The session of the current request, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessionmaker()
+    session = g.db_session
+    assert isinstance(session, Session)
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,214 @@
+"""The catalogue of API errors and the handlers that turn any error into problem+json.
+
+Every error leaves the service as an RFC 9457 ``application/problem+json`` body with a
+stable ``type``, a ``title``, the ``status``, a ``detail`` for this occurrence and, for
+validation failures, ``errors`` keyed by field. A 500 says nothing about what failed inside.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, json
+from werkzeug.exceptions import HTTPException
+
+from schemas.paths import flatten_messages
+from service.domain.errors import ConflictError, DomainError, NotFoundError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/api/v1/problems/"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of error: a stable code, its HTTP status and a title."""
+
+    code: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return PROBLEM_BASE + self.code
+
+
+BAD_REQUEST = ProblemType(
+    "bad-request", 400, "Bad request", "The request could not be read, e.g. malformed JSON."
+)
+AUTHENTICATION_REQUIRED = ProblemType(
+    "authentication-required",
+    401,
+    "Authentication required",
+    "Send a valid, unexpired API token as 'Authorization: Bearer <token>'.",
+)
+FORBIDDEN = ProblemType(
+    "forbidden", 403, "Not allowed", "The token is valid but its roles do not admit this call."
+)
+NOT_FOUND = ProblemType("not-found", 404, "Not found", "Nothing exists at this address.")
+METHOD_NOT_ALLOWED = ProblemType(
+    "method-not-allowed", 405, "Method not allowed", "The address exists; the method does not."
+)
+PAYLOAD_TOO_LARGE = ProblemType(
+    "payload-too-large", 413, "Request body too large", "The body is over the configured limit."
+)
+UNSUPPORTED_MEDIA_TYPE = ProblemType(
+    "unsupported-media-type",
+    415,
+    "Unsupported media type",
+    "Request bodies must be JSON, sent with 'Content-Type: application/json'.",
+)
+VALIDATION_FAILED = ProblemType(
+    "validation-failed",
+    422,
+    "Validation failed",
+    "The body or parameters were read but are not acceptable; 'errors' lists each field.",
+)
+CONFLICT = ProblemType(
+    "conflict", 409, "Conflict", "The request clashes with what is already stored."
+)
+NOT_READY = ProblemType(
+    "not-ready", 503, "Service not ready", "A dependency the service needs is not usable yet."
+)
+INTERNAL_ERROR = ProblemType(
+    "internal-error",
+    500,
+    "Internal error",
+    "Something failed inside the service. Quote the 'instance' value when reporting it.",
+)
+
+CATALOGUE: dict[str, ProblemType] = {
+    p.code: p
+    for p in (
+        BAD_REQUEST,
+        AUTHENTICATION_REQUIRED,
+        FORBIDDEN,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        CONFLICT,
+        PAYLOAD_TOO_LARGE,
+        UNSUPPORTED_MEDIA_TYPE,
+        VALIDATION_FAILED,
+        NOT_READY,
+        INTERNAL_ERROR,
+    )
+}
+_BY_STATUS = {p.status: p for p in CATALOGUE.values()}
+
+
+class ApiError(Exception):
+    """An error that the API reports to its caller as a problem+json body."""
+
+    def __init__(
+        self,
+        problem: ProblemType,
+        detail: str,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ):
+        super().__init__(detail)
+        self.problem = problem
+        self.detail = detail
+        self.errors = dict(errors) if errors else None
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def validation_error(errors: Mapping[str, list[str]], detail: str | None = None) -> ApiError:
+    """A 422 naming every faulty field."""
+    names = ", ".join(sorted(errors))
+    return ApiError(VALIDATION_FAILED, detail or f"Not acceptable: {names}.", errors=errors)
+
+
+def problem_response(error: ApiError) -> Response:
+    """Render an ApiError as an RFC 9457 response."""
+    body: dict[str, Any] = {
+        "type": error.problem.uri,
+        "title": error.problem.title,
+        "status": error.problem.status,
+        "detail": error.detail,
+    }
+    request_id = g.get("request_id")
+    if request_id:
+        body["instance"] = f"urn:uuid:{request_id}"
+    if error.errors is not None:
+        body["errors"] = error.errors
+    body.update(error.extra)
+    response = Response(json.dumps(body), status=error.problem.status, mimetype=PROBLEM_MEDIA_TYPE)
+    response.headers.update(error.headers)
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    """Map werkzeug's and webargs' exceptions onto the catalogue."""
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    if status in (400, 422) and "messages" in data:
+        errors = _strip_locations(data["messages"])
+        if status == 400:  # webargs: the body is not valid JSON
+            return ApiError(BAD_REQUEST, "The request body is not valid JSON.")
+        return validation_error(errors)
+    problem = _BY_STATUS.get(status)
+    headers = {}
+    if problem is None:
+        problem = ProblemType(f"http-{status}", status, exc.name, exc.name)
+    if status == 405:
+        allow = [h for h in exc.get_headers() if h[0].lower() == "allow"]
+        headers = dict(allow)
+    detail = {
+        404: "Nothing exists at this address.",
+        405: "This address does not accept that method.",
+        413: "The request body is larger than this service accepts.",
+    }.get(status, exc.description or problem.title)
+    return ApiError(problem, detail, headers=headers)
+
+
+def _from_domain_error(exc: DomainError) -> ApiError:
+    """The one place where domain errors become HTTP problems."""
+    if isinstance(exc, NotFoundError):
+        return ApiError(NOT_FOUND, str(exc))
+    if isinstance(exc, ConflictError):
+        return ApiError(CONFLICT, str(exc))
+    return ApiError(VALIDATION_FAILED, str(exc))
+
+
+def _strip_locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:
+    """webargs nests errors under their location ("json", "query"); callers want field names."""
+    flat: dict[str, list[str]] = {}
+    for location, sub in messages.items():
+        for path, msgs in flatten_messages(sub).items():
+            key = path or location
+            flat.setdefault(key, []).extend(msgs)
+    return flat
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every exception through the catalogue."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return problem_response(exc)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        return problem_response(_from_domain_error(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        if exc.code is not None and exc.code >= 500:
+            log.error("http error %s", exc.code)
+        return problem_response(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # The traceback goes to the server log under the request id; the caller gets nothing
+        # that could reveal internals, data or secrets.
+        log.exception("unhandled %s", type(exc).__name__)
+        return problem_response(ApiError(INTERNAL_ERROR, "The request failed inside the service."))

@@ -1,0 +1,126 @@
+"""The instrument catalogue: syncing definition files into the database and reading it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.db import utcnow
+from service.domain.errors import NotFoundError
+from service.domain.instruments import version_key
+from service.models import InstrumentVersion, ProtocolVersion
+from service.services.definitions import DefinitionSet
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A published version whose file no longer matches what was published."""
+
+    name: str
+    version: str
+    stored_sha256: str
+    file_sha256: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name} {self.version} is published with sha256 {self.stored_sha256} "
+            f"but its file now hashes to {self.file_sha256}; a change needs a new version"
+        )
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[Changed] = field(default_factory=list)
+
+
+def sync_definitions(session: Session, definitions: DefinitionSet) -> SyncReport:
+    """Publish new versions; refuse everything if any published version's file has changed.
+
+    All or nothing: a catalogue half-synced from a tree with an edited published file would
+    leave it unclear which files are in force.
+    """
+    report = SyncReport()
+    now = utcnow()
+    stored = {
+        (row.instrument_id, row.version): row for row in session.scalars(select(InstrumentVersion))
+    }
+    for inst in definitions.instruments:
+        label = f"{inst.id} {inst.version}"
+        row = stored.get((inst.id, inst.version))
+        if row is None:
+            session.add(
+                InstrumentVersion(
+                    instrument_id=inst.id,
+                    version=inst.version,
+                    kind=inst.kind,
+                    title=inst.title,
+                    sha256=inst.sha256,
+                    definition=dict(inst.definition),
+                    published_at=now,
+                )
+            )
+            report.added.append(label)
+        elif row.sha256 != inst.sha256:
+            report.refused.append(Changed(inst.id, inst.version, row.sha256, inst.sha256))
+        else:
+            report.unchanged.append(label)
+
+    protocol = definitions.protocol
+    prow = session.scalars(
+        select(ProtocolVersion).where(ProtocolVersion.version == protocol.version)
+    ).one_or_none()
+    label = f"protocol {protocol.version}"
+    if prow is None:
+        session.add(
+            ProtocolVersion(
+                version=protocol.version,
+                sha256=protocol.sha256,
+                definition=dict(protocol.definition),
+                published_at=now,
+            )
+        )
+        report.added.append(label)
+    elif prow.sha256 != protocol.sha256:
+        report.refused.append(Changed("protocol", protocol.version, prow.sha256, protocol.sha256))
+    else:
+        report.unchanged.append(label)
+
+    if report.refused:
+        session.rollback()
+        report.added.clear()
+    else:
+        session.commit()
+    return report
+
+
+def list_versions(session: Session) -> list[InstrumentVersion]:
+    """Every published version, grouped by instrument, oldest version first."""
+    rows = list(session.scalars(select(InstrumentVersion)))
+    return sorted(rows, key=lambda r: (r.instrument_id, version_key(r.version)))
+
+
+def get_version(session: Session, instrument_id: str, version: str) -> InstrumentVersion:
+    """One published version, or NotFoundError."""
+    row = session.scalars(
+        select(InstrumentVersion).where(
+            InstrumentVersion.instrument_id == instrument_id,
+            InstrumentVersion.version == version,
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"There is no instrument {instrument_id} version {version}.")
+    return row
+
+
+def current_consent_form(session: Session) -> InstrumentVersion:
+    """The consent form in force: the highest published version of kind ``consent``."""
+    rows = list(
+        session.scalars(select(InstrumentVersion).where(InstrumentVersion.kind == "consent"))
+    )
+    if not rows:
+        raise NotFoundError("No consent form has been published yet.")
+    return max(rows, key=lambda r: version_key(r.version))

@@ -1,0 +1,39 @@
+"""The OpenAPI document describes every route, closed request bodies and problem errors."""
+
+from flask.testing import FlaskClient
+
+
+def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {
+        "/healthz",
+        "/readyz",
+        "/api/v1/instruments",
+        "/api/v1/consent/form",
+        "/api/v1/instruments/{instrument_id}/versions/{version}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{token_id}/revoke",
+        "/api/v1/problems",
+        "/api/v1/problems/{code}",
+    } == set(spec["paths"])
+
+
+def test_request_bodies_refuse_additional_properties(client: FlaskClient) -> None:
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["TokenCreate"]["additionalProperties"] is False
+
+
+def test_errors_are_documented_as_problem_json_and_staff_routes_need_a_bearer_token(
+    client: FlaskClient,
+) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    default = spec["components"]["responses"]["DEFAULT_ERROR"]
+    assert list(default["content"]) == ["application/problem+json"]
+    assert spec["paths"]["/api/v1/tokens"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in spec["paths"]["/api/v1/instruments"]["get"]
+
+
+def test_the_docs_page_is_served(client: FlaskClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and b"openapi.json" in page.data

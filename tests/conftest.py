@@ -1,0 +1,150 @@
+"""Shared fixtures: one migrated database per run, a savepoint rolled back per test.
+
+The database is SQLite in a temporary folder unless TEST_DATABASE_URL names another
+(CI runs the suite a second time with PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import create_app
+from service.config import PROJECT_ROOT, config_for_tests
+from service.db import Database
+from service.migrate import alembic_config
+from service.services.catalogue import sync_definitions
+from service.services.definitions import load_definitions
+from service.services.tokens import create_staff_token
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRESQL = TEST_DATABASE_URL.startswith("postgresql")
+INSTRUMENTS = PROJECT_ROOT / "instruments"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ON_POSTGRESQL:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL-only: set TEST_DATABASE_URL to a PostgreSQL URL")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+def fresh_database(name: str, tmp_dir: Path) -> str:
+    """An empty database of the kind under test: a new SQLite file, or a new PG database."""
+    if not ON_POSTGRESQL:
+        path = tmp_dir / f"{name}.sqlite3"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    url = make_url(TEST_DATABASE_URL)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _reset_postgresql(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The suite's database, migrated to head once for the run."""
+    if ON_POSTGRESQL:
+        url = TEST_DATABASE_URL
+        _reset_postgresql(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'suite.sqlite3'}"
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    application = create_app(
+        config_for_tests(database_url, str(tmp_path_factory.mktemp("instance")))
+    )
+    db: Database = application.extensions["psam_db"]
+    with db.sessionmaker() as session:
+        report = sync_definitions(session, load_definitions(INSTRUMENTS))
+        assert not report.refused
+    yield application
+    db.engine.dispose()
+
+
+@pytest.fixture
+def connection(app: Flask) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back after the test.
+
+    The app's sessions join it through savepoints, so a service's commit is real to the
+    code under test and gone for the next test.
+    """
+    db: Database = app.extensions["psam_db"]
+    conn = db.engine.connect()
+    outer = conn.begin()
+    original = db.sessionmaker
+    db.sessionmaker = sessionmaker(
+        bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield conn
+    finally:
+        db.sessionmaker = original
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session(app: Flask, connection: Connection) -> Iterator[Session]:
+    db: Database = app.extensions["psam_db"]
+    with db.sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+def client(app: Flask, connection: Connection) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_token(session: Session) -> Callable[..., str]:
+    """Issue a staff token with the given roles, inside the test's transaction."""
+
+    def make(*roles: str, expires_days: int | None = None) -> str:
+        return create_staff_token(session, roles, "test " + "+".join(roles), expires_days)[1]
+
+    return make
+
+
+@pytest.fixture
+def auth(make_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """Headers for a request made with a fresh token holding the given roles."""
+
+    def headers(*roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {make_token(*roles)}"}
+
+    return headers
+
+
+@pytest.fixture
+def instruments_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped instruments folder."""
+    target = tmp_path / "instruments"
+    shutil.copytree(INSTRUMENTS, target)
+    return target
