@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from alembic import command
+from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -22,7 +23,7 @@ instruments_cli = AppGroup("instruments", help="The instrument catalogue.")
 tokens_cli = AppGroup("tokens", help="Staff API tokens.")
 
 
-def _alembic() -> object:
+def _alembic() -> Config:
     return alembic_config(current_app.config["DATABASE_URL"])
 
 
@@ -30,20 +31,22 @@ def _alembic() -> object:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    command.upgrade(_alembic(), revision)  # type: ignore[arg-type]
+    command.upgrade(_alembic(), revision)
+    click.echo(f"database upgraded to {revision}")
 
 
 @db_cli.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' removes every table)."""
-    command.downgrade(_alembic(), revision)  # type: ignore[arg-type]
+    command.downgrade(_alembic(), revision)
+    click.echo(f"database downgraded to {revision}")
 
 
 @db_cli.command("current")
 def db_current() -> None:
     """Show the revision the database is at."""
-    command.current(_alembic())  # type: ignore[arg-type]
+    command.current(_alembic())
 
 
 @instruments_cli.command("sync")

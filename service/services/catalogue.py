@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -46,55 +47,70 @@ def sync_definitions(session: Session, definitions: DefinitionSet) -> SyncReport
     report = SyncReport()
     now = utcnow()
     stored = {
-        (row.instrument_id, row.version): row for row in session.scalars(select(InstrumentVersion))
+        (row.instrument_id, row.version): row.sha256
+        for row in session.scalars(select(InstrumentVersion))
     }
     for inst in definitions.instruments:
-        label = f"{inst.id} {inst.version}"
-        row = stored.get((inst.id, inst.version))
-        if row is None:
-            session.add(
-                InstrumentVersion(
-                    instrument_id=inst.id,
-                    version=inst.version,
-                    kind=inst.kind,
-                    title=inst.title,
-                    sha256=inst.sha256,
-                    definition=dict(inst.definition),
-                    published_at=now,
-                )
-            )
-            report.added.append(label)
-        elif row.sha256 != inst.sha256:
-            report.refused.append(Changed(inst.id, inst.version, row.sha256, inst.sha256))
-        else:
-            report.unchanged.append(label)
-
-    protocol = definitions.protocol
-    prow = session.scalars(
-        select(ProtocolVersion).where(ProtocolVersion.version == protocol.version)
-    ).one_or_none()
-    label = f"protocol {protocol.version}"
-    if prow is None:
-        session.add(
-            ProtocolVersion(
-                version=protocol.version,
-                sha256=protocol.sha256,
-                definition=dict(protocol.definition),
+        _publish(
+            report,
+            inst.id,
+            inst.version,
+            stored.get((inst.id, inst.version)),
+            inst.sha256,
+            lambda inst=inst: InstrumentVersion(  # type: ignore[misc]
+                instrument_id=inst.id,
+                version=inst.version,
+                kind=inst.kind,
+                title=inst.title,
+                sha256=inst.sha256,
+                definition=dict(inst.definition),
                 published_at=now,
-            )
+            ),
+            session,
         )
-        report.added.append(label)
-    elif prow.sha256 != protocol.sha256:
-        report.refused.append(Changed("protocol", protocol.version, prow.sha256, protocol.sha256))
-    else:
-        report.unchanged.append(label)
-
+    protocol = definitions.protocol
+    _publish(
+        report,
+        "protocol",
+        protocol.version,
+        session.scalar(
+            select(ProtocolVersion.sha256).where(ProtocolVersion.version == protocol.version)
+        ),
+        protocol.sha256,
+        lambda: ProtocolVersion(
+            version=protocol.version,
+            sha256=protocol.sha256,
+            definition=dict(protocol.definition),
+            published_at=now,
+        ),
+        session,
+    )
     if report.refused:
         session.rollback()
         report.added.clear()
     else:
         session.commit()
     return report
+
+
+def _publish(
+    report: SyncReport,
+    name: str,
+    version: str,
+    stored_sha256: str | None,
+    file_sha256: str,
+    make_row: Callable[[], object],
+    session: Session,
+) -> None:
+    """Add a version never published; note one unchanged; refuse one whose file changed."""
+    label = f"{name} {version}"
+    if stored_sha256 is None:
+        session.add(make_row())
+        report.added.append(label)
+    elif stored_sha256 != file_sha256:
+        report.refused.append(Changed(name, version, stored_sha256, file_sha256))
+    else:
+        report.unchanged.append(label)
 
 
 def list_versions(session: Session) -> list[InstrumentVersion]:
