@@ -14,8 +14,10 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-# Install, migrate, sync instruments, create the first admin token once, then serve.
+# Install, create the local keyring once, migrate, sync instruments, create the first admin
+# token once, then serve.
 run: $(BIN)/.installed
+	$(BIN)/flask keys init --if-missing
 	$(BIN)/flask db upgrade
 	$(BIN)/flask instruments sync
 	$(BIN)/flask tokens bootstrap-admin

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import ValidationError, fields
+
+from service.domain.pseudonyms import StudyIdError, parse_study_id
 
 
 class UtcDateTime(fields.DateTime):
@@ -35,3 +37,14 @@ class StrictNumber(fields.Float):
             raise self.make_error("invalid", input=value)
         result: float = super()._deserialize(value, attr, data, **kwargs)
         return result
+
+
+class StudyId(fields.String):
+    """A study ID as typed by a person: normalised, and its check character verified."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_study_id(text)
+        except StudyIdError as exc:
+            raise ValidationError(str(exc)) from None

@@ -19,6 +19,7 @@ from service.errors import (
     register_error_handlers,
 )
 from service.logs import assign_request_id, configure_logging
+from service.resources import init_keys
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -33,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     Database(app.config["DATABASE_URL"]).init_app(app)
+    init_keys(app)
     register_error_handlers(app)
     init_api(app)
     check_declarations(app)

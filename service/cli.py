@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command
@@ -11,16 +15,27 @@ from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from service.db import get_session
+from service.db import get_db, get_session
+from service.domain.crypto import Keyring, KeyringError
 from service.domain.tokens import STAFF_ROLES
 from service.migrate import alembic_config
+from service.resources import get_keys
 from service.services import tokens
 from service.services.catalogue import sync_definitions
 from service.services.definitions import DefinitionFileError, load_definitions
+from service.services.keyring import KeyringSource, write_keyring_file
+from service.services.keys import (
+    RewrapReport,
+    add_primary_kek,
+    key_status,
+    retire_kek,
+    rewrap_data_keys,
+)
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 instruments_cli = AppGroup("instruments", help="The instrument catalogue.")
 tokens_cli = AppGroup("tokens", help="Staff API tokens.")
+keys_cli = AppGroup("keys", help="The keyring: KEKs, rotation, retirement.")
 
 
 def _alembic() -> Config:
@@ -115,6 +130,118 @@ def tokens_bootstrap_admin() -> None:
     click.echo(token)
 
 
+def _keyring_errors(func: Callable[..., None]) -> Callable[..., None]:
+    """Report keyring problems as a one-line error, not a traceback."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except KeyringError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return run
+
+
+@keys_cli.command("init")
+@click.option("--if-missing", is_flag=True, help="Succeed, doing nothing, when one exists.")
+@_keyring_errors
+def keys_init(if_missing: bool) -> None:
+    """Create the keyring file (mode 0600); an existing keyring is never overwritten."""
+    keys = get_keys()
+    if keys.path is None or not keys.writable:
+        raise click.ClickException("the keyring comes from PSAM_KEYRING_JSON; nothing to create")
+    if keys.path.exists():
+        if if_missing:
+            click.echo(f"keyring at {keys.path} exists; left as it is")
+            return
+        raise click.ClickException(f"a keyring already exists at {keys.path}; left as it is")
+    write_keyring_file(keys.path, Keyring.generate(), create=True)
+    click.echo(f"created keyring {keys.path} (mode 0600): back it up somewhere safe")
+
+
+@keys_cli.command("status")
+@_keyring_errors
+def keys_status() -> None:
+    """KEKs with their state and how many data keys each wraps."""
+    for kek in key_status(get_session(), _keys()):
+        click.echo(f"{kek.id:<24} {kek.state:<20} {kek.created_at:<22} {kek.data_keys} data keys")
+
+
+def _progress_run(label: str, batch_size: int, pause: float) -> RewrapReport:
+    bar: Any = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=total, label=label, file=sys.stderr)
+        bar.__enter__()
+
+    try:
+        return rewrap_data_keys(
+            get_db().sessionmaker,
+            _keys(),
+            batch_size=batch_size,
+            pause=pause,
+            on_total=start,
+            on_batch=lambda n: bar.update(n),
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+_batch_option = click.option(
+    "--batch-size", type=click.IntRange(1, 100_000), default=500, show_default=True
+)
+_pause_option = click.option(
+    "--pause",
+    type=click.FloatRange(0, 60),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait between batches, to spare a busy database.",
+)
+
+
+@keys_cli.command("rotate")
+@_batch_option
+@_pause_option
+@_keyring_errors
+def keys_rotate(batch_size: int, pause: float) -> None:
+    """Add a new primary KEK and re-wrap every data key to it, online, in batches."""
+    new = add_primary_kek(_keys())
+    click.echo(f"new primary KEK {new}; re-wrapping data keys")
+    report = _progress_run("re-wrapping", batch_size, pause)
+    click.echo(f"{report.rewrapped} data keys re-wrapped to {report.primary}")
+
+
+@keys_cli.command("rewrap")
+@_batch_option
+@_pause_option
+@_keyring_errors
+def keys_rewrap(batch_size: int, pause: float) -> None:
+    """Finish an interrupted rotation: re-wrap what is not yet under the primary KEK."""
+    report = _progress_run("re-wrapping", batch_size, pause)
+    click.echo(f"{report.rewrapped} data keys re-wrapped to {report.primary}")
+
+
+@keys_cli.command("retire")
+@click.argument("kek_id")
+@_keyring_errors
+def keys_retire(kek_id: str) -> None:
+    """Destroy a KEK; refused while any data key is still wrapped by it."""
+    retire_kek(get_db().sessionmaker, _keys(), kek_id)
+    click.echo(f"{kek_id} destroyed: its material is gone from the keyring")
+
+
+def _keys() -> KeyringSource:
+    keys = get_keys()
+    try:
+        keys.current()
+    except KeyringError as exc:
+        raise click.ClickException(str(exc)) from None
+    return keys
+
+
 def register_commands(app: Flask) -> None:
-    for group in (db_cli, instruments_cli, tokens_cli):
+    for group in (db_cli, instruments_cli, tokens_cli, keys_cli):
         app.cli.add_command(group)

@@ -31,6 +31,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PSAM_INSTRUMENTS_DIR": env.get("PSAM_INSTRUMENTS_DIR")
         or str(PROJECT_ROOT / "instruments"),
         "PSAM_KEYRING": env.get("PSAM_KEYRING") or str(instance / "keyring.json"),
+        # The whole keyring as JSON, for platforms that hand secrets over in the environment.
+        "PSAM_KEYRING_JSON": env.get("PSAM_KEYRING_JSON") or None,
         "PSAM_ENROLMENT_CODE": env.get("PSAM_ENROLMENT_CODE") or None,
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
@@ -48,4 +50,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def config_for_tests(database_url: str, instance_dir: str) -> dict[str, Any]:
     """Overrides for the test suite: an explicit database and a throwaway instance folder."""
-    return {"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_DIR": instance_dir}
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "INSTANCE_DIR": instance_dir,
+        "PSAM_KEYRING": str(Path(instance_dir) / "keyring.json"),
+        "PSAM_KEYRING_JSON": None,
+    }

@@ -7,7 +7,16 @@ import uuid
 from typing import Annotated, Any, ClassVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
@@ -42,6 +51,17 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class EncryptedBytes(TypeDecorator[bytes]):
+    """A column holding ciphertext from ``domain.crypto`` and nothing else.
+
+    A type of its own so that erasure and the plaintext canary test can find every
+    encrypted column from the metadata, including ones added later.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+
 def utcnow() -> dt.datetime:
     """Now, in UTC, to the microsecond."""
     return dt.datetime.now(dt.UTC)
@@ -50,6 +70,8 @@ def utcnow() -> dt.datetime:
 UuidPk = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
 UtcTimestamp = Annotated[dt.datetime, mapped_column(UtcDateTime())]
 Sha256Hex = Annotated[str, mapped_column(String(64))]
+StudyId = Annotated[str, mapped_column(String(16))]
+Ciphertext = Annotated[bytes, mapped_column(EncryptedBytes())]
 
 
 class Base(DeclarativeBase):

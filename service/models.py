@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, Sha256Hex, UtcTimestamp, UuidPk
+from service.db import Base, Ciphertext, Sha256Hex, StudyId, UtcTimestamp, UuidPk
 
 
 class InstrumentVersion(Base):
@@ -52,3 +52,52 @@ class StaffToken(Base):
     created_at: Mapped[UtcTimestamp]
     expires_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class Participant(Base):
+    """A participant, known only by a random study ID; identifiers live in the vault."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(unique=True)
+    enrolled_at: Mapped[UtcTimestamp]
+    erased_at: Mapped[dt.datetime | None]
+
+
+class DataKeyRecord(Base):
+    """A participant's data key, wrapped by a KEK; deleting it erases their data."""
+
+    __tablename__ = "data_keys"
+
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), primary_key=True)
+    kek_id: Mapped[str] = mapped_column(String(64), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[UtcTimestamp]
+    rewrapped_at: Mapped[dt.datetime | None]
+
+
+class IdentityValue(Base):
+    """One direct identifier (name, email, phone, signature), encrypted; the only such table."""
+
+    __tablename__ = "identity_values"
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[Ciphertext]
+    recorded_at: Mapped[UtcTimestamp]
+
+
+class KekPrimary(Base):
+    """One row naming the primary KEK, so a rotation can wait out enrolments in flight.
+
+    Creating a data key reads this row FOR SHARE; a rotation updates it before it re-wraps,
+    so every data key created after the update is wrapped by the new KEK and every one
+    created before it is found by the re-wrap.
+    """
+
+    __tablename__ = "kek_primary"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kek_id: Mapped[str | None] = mapped_column(String(64))

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import create_app
 from service.config import PROJECT_ROOT, config_for_tests
 from service.db import Database
+from service.domain.crypto import Keyring
 from service.migrate import alembic_config
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
+from service.services.keyring import KeyringSource, write_keyring_file
 from service.services.tokens import create_staff_token
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -77,9 +79,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    application = create_app(
-        config_for_tests(database_url, str(tmp_path_factory.mktemp("instance")))
-    )
+    settings = config_for_tests(database_url, str(tmp_path_factory.mktemp("instance")))
+    write_keyring_file(Path(settings["PSAM_KEYRING"]), Keyring.generate(), create=True)
+    application = create_app(settings)
     db: Database = application.extensions["psam_db"]
     with db.sessionmaker() as session:
         report = sync_definitions(session, load_definitions(INSTRUMENTS))
@@ -148,3 +150,30 @@ def instruments_copy(tmp_path: Path) -> Path:
     target = tmp_path / "instruments"
     shutil.copytree(INSTRUMENTS, target)
     return target
+
+
+@pytest.fixture
+def keys(app: Flask) -> KeyringSource:
+    """The app's keyring source."""
+    source = app.extensions["psam_keys"]
+    assert isinstance(source, KeyringSource)
+    return source
+
+
+@pytest.fixture
+def fresh_app(tmp_path: Path) -> Iterator[Callable[[str], Flask]]:
+    """An app on a new, migrated database of its own, whose writes really commit."""
+    made: list[Flask] = []
+
+    def make(name: str) -> Flask:
+        url = fresh_database(name, tmp_path)
+        command.upgrade(alembic_config(url), "head")
+        settings = config_for_tests(url, str(tmp_path / f"{name}-instance"))
+        write_keyring_file(Path(settings["PSAM_KEYRING"]), Keyring.generate(), create=True)
+        application = create_app(settings)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        application.extensions["psam_db"].engine.dispose()

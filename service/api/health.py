@@ -10,6 +10,7 @@ from schemas.api import HealthSchema, ReadinessSchema
 from service.api.access import public
 from service.db import get_session
 from service.errors import NOT_READY, ApiError
+from service.resources import get_keys
 from service.services.health import readiness_checks
 
 blp = Blueprint("health", __name__, url_prefix="/", description="Probes for orchestrators")
@@ -27,8 +28,8 @@ def healthz() -> dict[str, Any]:
 @public
 @blp.response(200, ReadinessSchema)
 def readyz() -> dict[str, Any]:
-    """The database answers, its schema is current, and the catalogue is loaded."""
-    checks = readiness_checks(get_session())
+    """The keyring is usable, the database answers, is migrated and holds the catalogue."""
+    checks = readiness_checks(get_session(), get_keys())
     if any(v != "ok" for v in checks.values()):
         raise ApiError(NOT_READY, "Not ready: see 'checks'.", extra={"checks": checks})
     return {"status": "ready", "checks": checks}

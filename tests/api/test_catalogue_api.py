@@ -69,4 +69,9 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok", "catalogue": "ok"}
+    assert ready.get_json()["checks"] == {
+        "keyring": "ok",
+        "database": "ok",
+        "migrations": "ok",
+        "catalogue": "ok",
+    }

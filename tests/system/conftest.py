@@ -74,7 +74,7 @@ def system_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def live_server(system_env: dict[str, str]) -> Iterator[LiveServer]:
-    for args in (("db", "upgrade"), ("instruments", "sync")):
+    for args in (("keys", "init"), ("db", "upgrade"), ("instruments", "sync")):
         result = run_cli(system_env, *args)
         assert result.returncode == 0, result.stderr
     created = run_cli(system_env, "tokens", "bootstrap-admin")

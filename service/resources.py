@@ -1,0 +1,27 @@
+"""The per-app resources a view or command reaches for: the keyring source."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from service.domain.crypto import KeyringError
+from service.services.keyring import KeyringSource
+
+
+def init_keys(app: Flask) -> KeyringSource:
+    """Attach the keyring source; an existing keyring file is checked now, not at first use."""
+    source = KeyringSource(app.config["PSAM_KEYRING"], app.config["PSAM_KEYRING_JSON"])
+    if not source.writable or (source.path is not None and source.path.exists()):
+        try:
+            source.current()
+        except KeyringError as exc:
+            raise RuntimeError(f"refusing to start: {exc}") from None
+    app.extensions["psam_keys"] = source
+    return source
+
+
+def get_keys() -> KeyringSource:
+    """The keyring source of the current app."""
+    source = current_app.extensions["psam_keys"]
+    assert isinstance(source, KeyringSource)
+    return source

@@ -1,0 +1,158 @@
+"""Data keys, encrypted fields, the identity vault and erasure, on top of ``domain.crypto``."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from service.db import Base, EncryptedBytes, utcnow
+from service.domain.crypto import (
+    CryptoError,
+    DataKey,
+    FieldContext,
+    decrypt_field,
+    encrypt_field,
+    new_data_key,
+)
+from service.domain.errors import NotFoundError
+from service.models import DataKeyRecord, IdentityValue, KekPrimary, Participant
+from service.services.keyring import KeyringSource
+
+IDENTITY_KINDS = ("name", "email", "phone", "signature")
+
+
+class ErasedError(CryptoError):
+    """The participant's data key is gone: what was theirs can no longer be read."""
+
+
+class Vault:
+    """Encrypts and decrypts one session's fields, caching each participant's data key."""
+
+    def __init__(self, session: Session, keys: KeyringSource):
+        self.session = session
+        self.keys = keys
+        self._deks: dict[str, DataKey] = {}
+
+    def create_data_key(self, study_id: str) -> DataKey:
+        """Give a new participant a data key, wrapped by the primary KEK."""
+        # Read FOR SHARE: a rotation that updates this row waits for this transaction, and
+        # once it has updated it, this reload sees the new primary.
+        recorded = self.session.scalars(
+            select(KekPrimary.kek_id).where(KekPrimary.id == 1).with_for_update(read=True)
+        ).one_or_none()
+        keyring = self.keys.current()
+        if recorded is not None and recorded != keyring.primary.id:
+            keyring = self.keys.reload()
+        dek = new_data_key()
+        self.session.add(
+            DataKeyRecord(
+                study_id=study_id,
+                kek_id=keyring.primary.id,
+                wrapped=keyring.wrap_data_key(dek, study_id),
+                created_at=utcnow(),
+                rewrapped_at=None,
+            )
+        )
+        self._deks[study_id] = dek
+        return dek
+
+    def data_key(self, study_id: str) -> DataKey:
+        """A participant's data key, unwrapped once per vault."""
+        if study_id not in self._deks:
+            record = self.session.get(DataKeyRecord, study_id)
+            if record is None:
+                raise ErasedError(f"no data key for {study_id}: their data has been erased")
+            keyring = self.keys.current()
+            if record.kek_id not in keyring.keks:
+                keyring = self.keys.reload()  # a rotation has added a KEK since we read
+            self._deks[study_id] = keyring.unwrap_data_key(record.wrapped, study_id)
+        return self._deks[study_id]
+
+    def encrypt(
+        self, value: Any, table: str, column: str, row_id: uuid.UUID | str, study_id: str
+    ) -> bytes:
+        context = FieldContext(table, column, str(row_id), study_id)
+        return encrypt_field(self.data_key(study_id), value, context)
+
+    def decrypt(
+        self, blob: bytes, table: str, column: str, row_id: uuid.UUID | str, study_id: str
+    ) -> Any:
+        context = FieldContext(table, column, str(row_id), study_id)
+        return decrypt_field(self.data_key(study_id), blob, context)
+
+    # --- the identity vault -----------------------------------------------------------------
+
+    def store_identity(self, study_id: str, kind: str, value: Any) -> IdentityValue:
+        """Keep one direct identifier, encrypted, in the vault."""
+        if kind not in IDENTITY_KINDS:
+            raise ValueError(f"identity kind must be one of {IDENTITY_KINDS}")
+        row = IdentityValue(id=uuid.uuid4(), study_id=study_id, kind=kind, recorded_at=utcnow())
+        row.value = self.encrypt(value, IdentityValue.__tablename__, "value", row.id, study_id)
+        self.session.add(row)
+        return row
+
+    def identities(self, study_id: str) -> list[tuple[str, Any]]:
+        """A participant's identifiers, decrypted, oldest first."""
+        rows = self.session.scalars(
+            select(IdentityValue)
+            .where(IdentityValue.study_id == study_id)
+            .order_by(IdentityValue.recorded_at)
+        )
+        return [
+            (
+                row.kind,
+                self.decrypt(row.value, IdentityValue.__tablename__, "value", row.id, study_id),
+            )
+            for row in rows
+        ]
+
+
+def encrypted_tables() -> list[str]:
+    """Every table with an encrypted column and a study_id: what erasure must reach."""
+    return sorted(
+        table.name
+        for table in Base.metadata.sorted_tables
+        if "study_id" in table.c and any(isinstance(c.type, EncryptedBytes) for c in table.c)
+    )
+
+
+@dataclass(frozen=True)
+class ShredReport:
+    study_id: str
+    rows_deleted: dict[str, int]
+
+
+def shred_participant(session: Session, study_id: str) -> ShredReport:
+    """Delete a participant's data key and every row of theirs that holds ciphertext.
+
+    The caller commits, in the same transaction as the event that records why. Afterwards
+    nothing of theirs can be decrypted from this database; backups are another matter (see
+    the README on erasure and backups).
+    """
+    participant = session.scalars(
+        select(Participant).where(Participant.study_id == study_id)
+    ).one_or_none()
+    if participant is None:
+        raise NotFoundError(f"There is no participant {study_id}.")
+    counts: dict[str, int] = {}
+    for name in encrypted_tables():
+        table = Base.metadata.tables[name]
+        result = session.execute(delete(table).where(table.c.study_id == study_id))
+        counts[name] = int(getattr(result, "rowcount", 0) or 0)
+    result = session.execute(delete(DataKeyRecord).where(DataKeyRecord.study_id == study_id))
+    counts[DataKeyRecord.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
+    participant.erased_at = utcnow()
+    session.flush()
+    return ShredReport(study_id, counts)
+
+
+def data_keys_per_kek(session: Session) -> dict[str, int]:
+    """How many data keys each KEK wraps."""
+    rows = session.execute(
+        select(DataKeyRecord.kek_id, func.count()).group_by(DataKeyRecord.kek_id)
+    )
+    return {kek_id: count for kek_id, count in rows}
