@@ -54,6 +54,9 @@ class ItemSchema(Schema):
     max = StrictNumber()
     max_length = fields.Integer(strict=True, validate=validate.Range(min=1, max=100_000))
     identifying = StrictBoolean()
+    contact = StrictBoolean(
+        metadata={"description": "A consent clause that 'no-further-contact' withdrawal turns off"}
+    )
     enable_when = fields.Nested(ConditionSchema)
     help = fields.String()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import uuid
 from collections.abc import Callable
@@ -17,10 +18,11 @@ from flask.cli import AppGroup
 
 from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
+from service.domain.ledger import LOGS
 from service.domain.tokens import STAFF_ROLES
 from service.migrate import alembic_config
 from service.resources import get_keys
-from service.services import tokens
+from service.services import ledger, tokens
 from service.services.catalogue import sync_definitions
 from service.services.definitions import DefinitionFileError, load_definitions
 from service.services.keyring import KeyringSource, write_keyring_file
@@ -36,6 +38,10 @@ db_cli = AppGroup("db", help="Database schema migrations.")
 instruments_cli = AppGroup("instruments", help="The instrument catalogue.")
 tokens_cli = AppGroup("tokens", help="Staff API tokens.")
 keys_cli = AppGroup("keys", help="The keyring: KEKs, rotation, retirement.")
+audit_cli = AppGroup("audit", help="The consent and access logs.")
+_log_option = click.option(
+    "--log", "logs", type=click.Choice(LOGS), multiple=True, help="Default: both logs."
+)
 
 
 def _alembic() -> Config:
@@ -242,6 +248,59 @@ def _keys() -> KeyringSource:
     return keys
 
 
+@audit_cli.command("checkpoint")
+@_log_option
+def audit_checkpoint(logs: tuple[str, ...]) -> None:
+    """Sign a checkpoint of each log as it stands now."""
+    keyring = _keys().current()
+    for log in logs or LOGS:
+        checkpoint = ledger.make_checkpoint(get_session(), keyring, log)
+        if checkpoint is None:
+            click.echo(f"{log}: empty, nothing to sign")
+        else:
+            click.echo(
+                f"{log}: checkpoint at length {checkpoint.length}, head {checkpoint.head_hash}"
+            )
+
+
+@audit_cli.command("verify")
+@_log_option
+def audit_verify(logs: tuple[str, ...]) -> None:
+    """Verify each log in the database; exit 1 naming the first bad seq."""
+    keyring = _keys().current()
+    failed = False
+    for log in logs or LOGS:
+        result = ledger.verify_stored_log(get_session(), keyring, log)
+        state = "ok" if result.ok else f"FAILED at seq {result.first_bad_seq}"
+        click.echo(
+            f"{log}: {state}; {result.length} entries, "
+            f"{result.checkpoints_checked} checkpoints checked"
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem}")
+        failed = failed or not result.ok
+    if failed:
+        raise SystemExit(1)
+
+
+@audit_cli.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--log", type=click.Choice(LOGS), default="consent", show_default=True)
+@click.option("--public-key-out", type=click.Path(dir_okay=False, path_type=Path))
+def audit_export(out: Path, log: str, public_key_out: Path | None) -> None:
+    """Write a log and its checkpoints as JSON lines, for 'psam-verify'."""
+    keyring = _keys().current()
+    count = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for record in ledger.export_records(get_session(), keyring, log):
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            count += record["kind"] == "entry"
+    click.echo(f"wrote {count} {log}-log entries to {out}")
+    if public_key_out is not None:
+        public_key_out.write_text(ledger.public_key_pem(keyring))
+        click.echo(f"wrote the checkpoint public key to {public_key_out}")
+
+
 def register_commands(app: Flask) -> None:
-    for group in (db_cli, instruments_cli, tokens_cli, keys_cli):
+    for group in (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli):
         app.cli.add_command(group)

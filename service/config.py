@@ -36,6 +36,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PSAM_ENROLMENT_CODE": env.get("PSAM_ENROLMENT_CODE") or None,
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
+        "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",

@@ -16,7 +16,13 @@ from flask import Flask, Response, g, json
 from werkzeug.exceptions import HTTPException
 
 from schemas.paths import flatten_messages
-from service.domain.errors import ConflictError, DomainError, NotFoundError
+from service.domain.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    WithdrawnError,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/api/v1/problems/"
@@ -49,6 +55,12 @@ AUTHENTICATION_REQUIRED = ProblemType(
 )
 FORBIDDEN = ProblemType(
     "forbidden", 403, "Not allowed", "The token is valid but its roles do not admit this call."
+)
+WITHDRAWN = ProblemType(
+    "withdrawn",
+    403,
+    "Participant has withdrawn",
+    "The participant has withdrawn from the study: nothing new is accepted from or for them.",
 )
 NOT_FOUND = ProblemType("not-found", 404, "Not found", "Nothing exists at this address.")
 METHOD_NOT_ALLOWED = ProblemType(
@@ -88,6 +100,7 @@ CATALOGUE: dict[str, ProblemType] = {
         BAD_REQUEST,
         AUTHENTICATION_REQUIRED,
         FORBIDDEN,
+        WITHDRAWN,
         NOT_FOUND,
         METHOD_NOT_ALLOWED,
         CONFLICT,
@@ -176,6 +189,10 @@ def _from_domain_error(exc: DomainError) -> ApiError:
         return ApiError(NOT_FOUND, str(exc))
     if isinstance(exc, ConflictError):
         return ApiError(CONFLICT, str(exc))
+    if isinstance(exc, InvalidInputError):
+        return ApiError(VALIDATION_FAILED, str(exc), errors=exc.errors)
+    if isinstance(exc, WithdrawnError):
+        return ApiError(WITHDRAWN, str(exc))
     return ApiError(VALIDATION_FAILED, str(exc))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from service.db import Base, Ciphertext, Sha256Hex, StudyId, UtcTimestamp, UuidPk
 
@@ -101,3 +101,59 @@ class KekPrimary(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kek_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ParticipantToken(Base):
+    """A participant's API token, scoped to their study ID; only its SHA-256 is kept."""
+
+    __tablename__ = "participant_tokens"
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), index=True)
+    token_sha256: Mapped[Sha256Hex] = mapped_column(unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[UtcTimestamp]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class LedgerEntryMixin:
+    """Columns shared by the append-only logs. ``event`` is the canonical JSON that is hashed;
+    the other plain columns copy fields of it for filtering, and verification checks them."""
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    prev_hash: Mapped[Sha256Hex] = mapped_column(unique=True)
+    hash: Mapped[Sha256Hex] = mapped_column(unique=True)
+    event: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[UtcTimestamp] = mapped_column(index=True)
+
+    @declared_attr
+    def study_id(cls) -> Mapped[str | None]:
+        return mapped_column(String(16), index=True)
+
+
+class ConsentLogEntry(LedgerEntryMixin, Base):
+    """The consent log: consents, re-consents and withdrawals. Append-only (triggers)."""
+
+    __tablename__ = "consent_log"
+
+
+class AccessLogEntry(LedgerEntryMixin, Base):
+    """The access log: staff actions that read or change participant data. Append-only."""
+
+    __tablename__ = "access_log"
+
+
+class LedgerCheckpoint(Base):
+    """A signed statement of a log's length and head hash. Append-only."""
+
+    __tablename__ = "ledger_checkpoints"
+    __table_args__ = (UniqueConstraint("log", "length"),)
+
+    id: Mapped[UuidPk]
+    log: Mapped[str] = mapped_column(String(16))
+    length: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[Sha256Hex]
+    time: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))
+    key_id: Mapped[str] = mapped_column(String(32))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from service.domain.crypto import KeyringError
 from service.services.keyring import KeyringSource
+from service.services.ledger import LedgerWriter
 
 
 def init_keys(app: Flask) -> KeyringSource:
@@ -18,6 +20,11 @@ def init_keys(app: Flask) -> KeyringSource:
             raise RuntimeError(f"refusing to start: {exc}") from None
     app.extensions["psam_keys"] = source
     return source
+
+
+def ledger_writer(session: Session) -> LedgerWriter:
+    """A writer for the logs in this session, signing checkpoints as configured."""
+    return LedgerWriter(session, get_keys().current(), current_app.config["PSAM_CHECKPOINT_EVERY"])
 
 
 def get_keys() -> KeyringSource:

@@ -26,7 +26,8 @@ from service.migrate import alembic_config
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
 from service.services.keyring import KeyringSource, write_keyring_file
-from service.services.tokens import create_staff_token
+from service.services.participants import enrol_participant
+from service.services.tokens import create_staff_token, issue_participant_token
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRESQL = TEST_DATABASE_URL.startswith("postgresql")
@@ -125,10 +126,16 @@ def client(app: Flask, connection: Connection) -> FlaskClient:
 
 
 @pytest.fixture
-def make_token(session: Session) -> Callable[..., str]:
-    """Issue a staff token with the given roles, inside the test's transaction."""
+def make_token(session: Session, keys: KeyringSource) -> Callable[..., str]:
+    """Issue a token inside the test's transaction: staff roles, or "participant" for the
+    token of a newly enrolled participant."""
 
     def make(*roles: str, expires_days: int | None = None) -> str:
+        if roles == ("participant",):
+            person = enrol_participant(session, keys)
+            token = issue_participant_token(session, person.study_id)
+            session.commit()
+            return token
         return create_staff_token(session, roles, "test " + "+".join(roles), expires_days)[1]
 
     return make

@@ -10,6 +10,8 @@ from flask import Flask, g, request
 from flask_smorest import Blueprint
 
 from service.db import get_session
+from service.domain.errors import InvalidInputError
+from service.domain.pseudonyms import StudyIdError, parse_study_id
 from service.errors import AUTHENTICATION_REQUIRED, FORBIDDEN, ApiError
 from service.services.tokens import AuthenticationError, Principal, authenticate
 
@@ -90,3 +92,18 @@ def _principal_from_header() -> Principal:
         return authenticate(get_session(), token.strip())
     except AuthenticationError as exc:
         raise ApiError(AUTHENTICATION_REQUIRED, str(exc), headers=challenge) from None
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request."""
+    principal = g.get("principal")
+    assert isinstance(principal, Principal), "the view was not declared with requires_roles"
+    return principal
+
+
+def study_id_from_path(text: str) -> str:
+    """A study ID from a URL: a mistyped one is a 422 naming the check character."""
+    try:
+        return parse_study_id(text)
+    except StudyIdError as exc:
+        raise InvalidInputError({"study_id": [str(exc)]}) from None

@@ -13,3 +13,15 @@ class NotFoundError(DomainError):
 
 class ConflictError(DomainError):
     """The request clashes with what is already stored."""
+
+
+class InvalidInputError(DomainError):
+    """Input that is well-formed but not acceptable; ``errors`` names each field."""
+
+    def __init__(self, errors: dict[str, list[str]], detail: str | None = None):
+        self.errors = errors
+        super().__init__(detail or f"Not acceptable: {', '.join(sorted(errors))}.")
+
+
+class WithdrawnError(DomainError):
+    """The participant has withdrawn; nothing new is accepted from or for them."""

@@ -54,6 +54,7 @@ class Item:
     max: float | None = None
     max_length: int = DEFAULT_TEXT_MAX
     identifying: bool = False
+    contact: bool = False
     enable_when: Condition | None = None
 
     @property
@@ -179,8 +180,14 @@ def parse_instrument(data: Mapping[str, Any]) -> Instrument:
         for i, item in enumerate(items):
             if item.type != "boolean":
                 faults.append((f"$.items[{i}].type", "a consent clause must be boolean"))
+            if item.contact and item.required:
+                faults.append((f"$.items[{i}].contact", "a contact clause must be optional"))
         if scores or alerts:
             faults.append(("$", "a consent form has no scores or alerts"))
+    else:
+        for i, item in enumerate(items):
+            if item.contact:
+                faults.append((f"$.items[{i}].contact", "only consent clauses are contact clauses"))
     try:
         version_key(data["version"])
     except ValueError as exc:
@@ -242,6 +249,7 @@ def _parse_item(
         max=high,
         max_length=raw.get("max_length", DEFAULT_TEXT_MAX),
         identifying=raw.get("identifying", False),
+        contact=raw.get("contact", False),
         enable_when=raw.get("enable_when"),
     )
 

@@ -15,6 +15,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "PSAM"
 BODY_LENGTH = 8
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
+STUDY_ID_PATTERN = f"^{PREFIX}-[{ALPHABET}]{{{BODY_LENGTH}}}-[{ALPHABET}]$"
 # Crockford decoding: letters that look like digits read as those digits.
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +12,10 @@ from sqlalchemy.orm import Session
 from service.db import utcnow
 from service.domain.pseudonyms import new_study_id
 from service.models import Participant
+from service.services.audit import record_access
 from service.services.keyring import KeyringSource
+from service.services.ledger import LedgerWriter
+from service.services.tokens import Principal, issue_participant_token
 from service.services.vault import Vault
 
 _ATTEMPTS = 5
@@ -29,7 +34,10 @@ def unused_study_id(session: Session) -> str:
 def enrol_participant(
     session: Session, keys: KeyringSource, contact: Mapping[str, str] | None = None
 ) -> Participant:
-    """Enrol one participant; contact details go only to the identity vault. Commits."""
+    """Add one participant with a data key; contact details go only to the identity vault.
+
+    The caller commits (with the token and the access-log entry, in one transaction).
+    """
     participant = Participant(study_id=unused_study_id(session), enrolled_at=utcnow())
     session.add(participant)
     session.flush()
@@ -37,5 +45,35 @@ def enrol_participant(
     vault.create_data_key(participant.study_id)
     for kind, value in (contact or {}).items():
         vault.store_identity(participant.study_id, kind, value)
-    session.commit()
+    session.flush()
     return participant
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    study_id: str
+    token: str
+    enrolled_at: dt.datetime
+
+
+def enrol_by_researcher(
+    session: Session,
+    keys: KeyringSource,
+    writer: LedgerWriter,
+    principal: Principal,
+    contact: Mapping[str, str] | None = None,
+) -> Enrolment:
+    """Enrol a participant and issue their token (shown once); logged as access. Commits."""
+    writer.lock("access")
+    participant = enrol_participant(session, keys, contact)
+    token = issue_participant_token(session, participant.study_id)
+    record_access(
+        writer,
+        principal,
+        "participant.enrol",
+        study_id=participant.study_id,
+        filters={"contact": sorted(contact or {})},
+        rows=1,
+    )
+    session.commit()
+    return Enrolment(participant.study_id, token, participant.enrolled_at)

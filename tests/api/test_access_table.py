@@ -6,12 +6,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-ROLES = ("researcher", "analyst", "auditor", "admin")
+ROLES = ("researcher", "analyst", "auditor", "admin", "participant")
 ANYONE = {None, *ROLES}
 VALID_TOKEN_BODY = {"label": "table", "roles": ["analyst"]}
+SIGNATURE = "signature"  # stands for a valid consent body, built from the form in force
 
 # (method, path, body): who gets in. Everyone else gets 401 (no token) or 403 (wrong role).
-TABLE: list[tuple[str, str, dict | None, set]] = [
+TABLE: list[tuple[str, str, dict | str | None, set]] = [
     ("GET", "/healthz", None, ANYONE),
     ("GET", "/readyz", None, ANYONE),
     ("GET", "/api/v1/instruments", None, ANYONE),
@@ -24,7 +25,38 @@ TABLE: list[tuple[str, str, dict | None, set]] = [
     ("GET", "/api/v1/tokens", None, {"admin"}),
     ("POST", "/api/v1/tokens", VALID_TOKEN_BODY, {"admin"}),
     ("POST", "/api/v1/tokens/{token_id}/revoke", None, {"admin"}),
+    ("POST", "/api/v1/participants", {}, {"researcher"}),
+    ("POST", "/api/v1/participants/{study_id}/withdrawal", {"scope": "stop"}, {"researcher"}),
+    ("GET", "/api/v1/me", None, {"participant"}),
+    ("GET", "/api/v1/me/consent", None, {"participant"}),
+    ("POST", "/api/v1/me/consent", SIGNATURE, {"participant"}),
+    ("POST", "/api/v1/me/withdrawal", {"scope": "no-further-contact"}, {"participant"}),
+    ("GET", "/api/v1/audit/consent-log", None, {"auditor"}),
+    ("GET", "/api/v1/audit/consent-log/verify", None, {"auditor"}),
+    ("GET", "/api/v1/audit/access-log", None, {"auditor"}),
+    ("GET", "/api/v1/audit/access-log/verify", None, {"auditor"}),
+    ("GET", "/api/v1/audit/checkpoints", None, {"auditor"}),
+    ("GET", "/api/v1/audit/public-key", None, {"auditor"}),
 ]
+
+
+def enrolled(client: FlaskClient, make_token: Callable[..., str]) -> str:
+    response = client.post(
+        "/api/v1/participants",
+        json={},
+        headers={"Authorization": f"Bearer {make_token('researcher')}"},
+    )
+    return response.get_json()["study_id"]
+
+
+def valid_signature(client: FlaskClient) -> dict:
+    form = client.get("/api/v1/consent/form").get_json()
+    return {
+        "form_version": form["version"],
+        "form_hash": form["sha256"],
+        "clauses": {c["id"]: True for c in form["clauses"]},
+        "typed_name": "Table Test",
+    }
 
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), TABLE)
@@ -38,6 +70,10 @@ def test_role_against_endpoint(
     body: dict | None,
     allowed: set,
 ) -> None:
+    if "{study_id}" in path:
+        path = path.format(study_id=enrolled(client, make_token))
+    if body == SIGNATURE:
+        body = valid_signature(client)
     if "{token_id}" in path:
         victim = client.post(
             "/api/v1/tokens",
@@ -73,7 +109,8 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
             r.replace("<instrument_id>", "phq-9")
             .replace("<version>", "1.0.0")
             .replace("<code>", "not-found")
-            .replace("<uuid:token_id>", "{token_id}"),
+            .replace("<uuid:token_id>", "{token_id}")
+            .replace("<study_id>", "{study_id}"),
         )
         for m, r in served
     }

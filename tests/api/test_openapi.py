@@ -16,6 +16,17 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/api/v1/tokens/{token_id}/revoke",
         "/api/v1/problems",
         "/api/v1/problems/{code}",
+        "/api/v1/participants",
+        "/api/v1/participants/{study_id}/withdrawal",
+        "/api/v1/me",
+        "/api/v1/me/consent",
+        "/api/v1/me/withdrawal",
+        "/api/v1/audit/consent-log",
+        "/api/v1/audit/consent-log/verify",
+        "/api/v1/audit/access-log",
+        "/api/v1/audit/access-log/verify",
+        "/api/v1/audit/checkpoints",
+        "/api/v1/audit/public-key",
     } == set(spec["paths"])
 
 

@@ -27,6 +27,13 @@ class LiveServer:
     env: dict[str, str]
     log: Path
 
+    def new_token(self, *roles: str) -> str:
+        """A fresh staff token (the fuzzer may revoke the tokens it can list)."""
+        args = [arg for role in roles for arg in ("--role", role)]
+        created = run_cli(self.env, "tokens", "create", "--label", "system test", *args)
+        assert created.returncode == 0, created.stderr
+        return created.stdout.strip().splitlines()[-1]
+
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -1,0 +1,59 @@
+"""Bodies of the auditor API: log pages, verification results, checkpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import Schema, fields, validate
+
+from schemas.fields import StudyId
+from service.domain.ledger import LOGS
+
+
+class LogQuerySchema(Schema):
+    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    study_id = StudyId()
+    since = fields.AwareDateTime(default_timezone=dt.UTC)
+    until = fields.AwareDateTime(default_timezone=dt.UTC)
+
+
+class LogNameSchema(Schema):
+    log = fields.String(load_default="consent", validate=validate.OneOf(LOGS))
+
+
+class EntrySchema(Schema):
+    seq = fields.Integer(required=True)
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
+    event = fields.Dict(required=True)
+
+
+class LogPageSchema(Schema):
+    entries = fields.List(fields.Nested(EntrySchema), required=True)
+    next_after_seq = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as after_seq for the next page"}
+    )
+
+
+class VerificationSchema(Schema):
+    log = fields.String(required=True)
+    ok = fields.Boolean(required=True)
+    length = fields.Integer(required=True)
+    head_hash = fields.String(required=True)
+    first_bad_seq = fields.Integer(allow_none=True, required=True)
+    checkpoints_checked = fields.Integer(required=True)
+    problems = fields.List(fields.String(), required=True)
+
+
+class CheckpointSchema(Schema):
+    log = fields.String(required=True)
+    length = fields.Integer(required=True)
+    head_hash = fields.String(required=True)
+    time = fields.String(required=True)
+    signature = fields.String(required=True, metadata={"description": "Ed25519, hex"})
+
+
+class CheckpointListSchema(Schema):
+    public_key_id = fields.String(required=True)
+    checkpoints = fields.List(fields.Nested(CheckpointSchema), required=True)

@@ -1,0 +1,75 @@
+"""Bodies for enrolment, consent, withdrawal and the participant's own view."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from schemas.fields import StrictBoolean, UtcDateTime
+from service.domain.consent import MAX_NAME, WITHDRAWAL_SCOPES
+
+_CONSENT_STATES = ("not-consented", "consented", "needs-reconsent", "withdrawn", "erased")
+
+
+class ContactSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.Email(validate=validate.Length(max=320))
+    phone = fields.String(
+        validate=[
+            validate.Length(min=3, max=40),
+            validate.Regexp(r"^[0-9+() .-]+$", error="digits, spaces and + ( ) . - only"),
+        ]
+    )
+
+
+class EnrolmentRequestSchema(Schema):
+    contact = fields.Nested(
+        ContactSchema, metadata={"description": "Kept only, encrypted, in the identity vault"}
+    )
+
+
+class EnrolmentSchema(Schema):
+    study_id = fields.String(required=True)
+    token = fields.String(required=True, metadata={"description": "Shown once, never again"})
+    enrolled_at = UtcDateTime(required=True)
+
+
+class SignConsentSchema(Schema):
+    form_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    form_hash = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    clauses = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=StrictBoolean(),
+        required=True,
+    )
+    typed_name = fields.String(required=True, validate=validate.Length(max=MAX_NAME + 50))
+
+
+class WithdrawalSchema(Schema):
+    scope = fields.String(required=True, validate=validate.OneOf(WITHDRAWAL_SCOPES))
+
+
+class ReceiptSchema(Schema):
+    seq = fields.Integer(required=True)
+    hash = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(("consent", "withdrawal")))
+    recorded_at = fields.String(required=True)
+    form_version = fields.String(allow_none=True)
+    form_hash = fields.String(allow_none=True)
+    clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), allow_none=True)
+    scope = fields.String(allow_none=True)
+
+
+class ReceiptListSchema(Schema):
+    receipts = fields.List(fields.Nested(ReceiptSchema), required=True)
+
+
+class ConsentStateSchema(Schema):
+    state = fields.String(required=True, validate=validate.OneOf(_CONSENT_STATES))
+    form_version = fields.String(allow_none=True)
+    clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+    withdrawal = fields.String(allow_none=True)
+
+
+class MeSchema(Schema):
+    study_id = fields.String(required=True)
+    consent = fields.Nested(ConsentStateSchema, required=True)

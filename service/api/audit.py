@@ -1,0 +1,121 @@
+"""The auditor API: read and verify the logs. Every call is itself recorded in the access log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from schemas.audit import (
+    CheckpointListSchema,
+    LogNameSchema,
+    LogPageSchema,
+    LogQuerySchema,
+    VerificationSchema,
+)
+from service.api.access import current_principal, requires_roles
+from service.db import get_session
+from service.domain.ledger import Verification
+from service.resources import ledger_writer
+from service.services import ledger
+from service.services.audit import record_access
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="For auditors")
+
+
+def _page(log: str, query: dict[str, Any]) -> dict[str, Any]:
+    session = get_session()
+    writer = ledger_writer(session)
+    writer.lock("access")
+    limit = query.pop("limit")
+    entries = ledger.read_entries(session, log, limit, **query)
+    record_access(
+        writer,
+        current_principal(),
+        f"audit.{log}-log.read",
+        filters={k: str(v) for k, v in query.items()} | {"limit": limit},
+        rows=len(entries),
+    )
+    session.commit()
+    last = entries[-1].seq if len(entries) == limit else None
+    return {"entries": entries, "next_after_seq": last}
+
+
+def _verify(log: str) -> Verification:
+    session = get_session()
+    writer = ledger_writer(session)
+    writer.lock("access")
+    result = ledger.verify_stored_log(session, writer.keyring, log)
+    record_access(writer, current_principal(), f"audit.{log}-log.verify", rows=result.length)
+    session.commit()
+    return result
+
+
+@blp.route("/consent-log", methods=["GET"])
+@requires_roles("auditor")
+@blp.arguments(LogQuerySchema, location="query")
+@blp.response(200, LogPageSchema)
+def consent_log(query: dict[str, Any]) -> dict[str, Any]:
+    """Consent-log entries in seq order, after ``after_seq``; filter by study ID and time."""
+    return _page("consent", query)
+
+
+@blp.route("/consent-log/verify", methods=["GET"])
+@requires_roles("auditor")
+@blp.response(200, VerificationSchema)
+def verify_consent_log() -> Verification:
+    """Recompute every hash and link and check every signed checkpoint."""
+    return _verify("consent")
+
+
+@blp.route("/access-log", methods=["GET"])
+@requires_roles("auditor")
+@blp.arguments(LogQuerySchema, location="query")
+@blp.response(200, LogPageSchema)
+def access_log(query: dict[str, Any]) -> dict[str, Any]:
+    """Who read or changed participant data: access-log entries in seq order."""
+    return _page("access", query)
+
+
+@blp.route("/access-log/verify", methods=["GET"])
+@requires_roles("auditor")
+@blp.response(200, VerificationSchema)
+def verify_access_log() -> Verification:
+    """Verify the access log as the consent log is verified."""
+    return _verify("access")
+
+
+@blp.route("/checkpoints", methods=["GET"])
+@requires_roles("auditor")
+@blp.arguments(LogNameSchema, location="query")
+@blp.response(200, CheckpointListSchema)
+def list_checkpoints(query: dict[str, Any]) -> dict[str, Any]:
+    """The signed checkpoints of a log (``log=consent`` or ``access``): keep them."""
+    session = get_session()
+    writer = ledger_writer(session)
+    writer.lock("access")
+    found = ledger.checkpoints(session, query["log"])
+    record_access(
+        writer, current_principal(), "audit.checkpoints.read", filters=query, rows=len(found)
+    )
+    session.commit()
+    return {"public_key_id": ledger.public_key_id(writer.keyring), "checkpoints": found}
+
+
+@blp.route("/public-key", methods=["GET"])
+@requires_roles("auditor")
+@blp.response(
+    200,
+    {"type": "string"},
+    content_type="application/x-pem-file",
+    description="The Ed25519 public key that checkpoints are signed with (PEM)",
+)
+def public_key() -> Response:
+    """The checkpoint signing key, for offline verification."""
+    session = get_session()
+    writer = ledger_writer(session)
+    writer.lock("access")
+    record_access(writer, current_principal(), "audit.public-key.read")
+    session.commit()
+    return Response(ledger.public_key_pem(writer.keyring), mimetype="application/x-pem-file")

@@ -1,0 +1,115 @@
+"""Consent: checking a signature against the form in force, and the state a log implies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.domain.instruments import Instrument, version_key
+
+WITHDRAWAL_SCOPES = ("no-further-contact", "stop", "stop-and-erase")
+NOT_CONSENTED = "not-consented"
+CONSENTED = "consented"
+NEEDS_RECONSENT = "needs-reconsent"
+WITHDRAWN = "withdrawn"
+ERASED = "erased"
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """Where a participant stands, derived from their events in the consent log."""
+
+    state: str
+    form_version: str | None = None
+    form_hash: str | None = None
+    clauses: Mapping[str, bool] = field(default_factory=dict)
+    withdrawal: str | None = None
+
+    @property
+    def accepts_new_data(self) -> bool:
+        return self.state == CONSENTED
+
+
+def signing_faults(
+    form: Instrument,
+    form_version: str,
+    form_hash: str,
+    clauses: Mapping[str, Any],
+    typed_name: str,
+) -> dict[str, list[str]]:
+    """Every reason a signature cannot be accepted, keyed by field; empty when it can."""
+    faults: dict[str, list[str]] = {}
+    if form_version != form.version:
+        faults["form_version"] = [
+            f"version {form_version} is not the consent form in force ({form.version})"
+        ]
+    elif form_hash != form.sha256:
+        faults["form_hash"] = ["does not match the consent form that was served"]
+    for item in form.items:
+        key = f"clauses.{item.id}"
+        if item.id not in clauses:
+            faults[key] = ["an answer (true or false) is required"]
+        elif item.required and clauses[item.id] is not True:
+            faults[key] = ["must be agreed to take part in the study"]
+    for clause in clauses:
+        if clause not in form.by_id:
+            faults[f"clauses.{clause}"] = ["not a clause of this consent form"]
+    name = typed_name.strip()
+    if not name:
+        faults["typed_name"] = ["type your full name to sign"]
+    elif len(name) > MAX_NAME:
+        faults["typed_name"] = [f"must be at most {MAX_NAME} characters"]
+    return faults
+
+
+def consent_state(
+    events: Sequence[Mapping[str, Any]], current_version: str, contact_clauses: frozenset[str]
+) -> ConsentState:
+    """Fold a participant's consent-log events, oldest first, into their state now."""
+    state = ConsentState(NOT_CONSENTED)
+    for event in events:
+        kind = event.get("type")
+        if state.state == ERASED:
+            break
+        if kind == "consent" and state.state != WITHDRAWN:
+            form = event["form"]
+            state = ConsentState(CONSENTED, form["version"], form["sha256"], dict(event["clauses"]))
+        elif kind == "withdrawal":
+            scope = event["scope"]
+            if scope == "no-further-contact":
+                clauses = {
+                    k: (False if k in contact_clauses else v) for k, v in state.clauses.items()
+                }
+                state = ConsentState(
+                    state.state, state.form_version, state.form_hash, clauses, scope
+                )
+            else:
+                final = ERASED if scope == "stop-and-erase" else WITHDRAWN
+                state = ConsentState(final, state.form_version, state.form_hash, {}, scope)
+    if (
+        state.state == CONSENTED
+        and state.form_version is not None
+        and version_key(state.form_version) < version_key(current_version)
+    ):
+        state = ConsentState(
+            NEEDS_RECONSENT, state.form_version, state.form_hash, state.clauses, state.withdrawal
+        )
+    return state
+
+
+def withdrawal_fault(state: ConsentState, scope: str) -> str | None:
+    """Why a withdrawal cannot be recorded now, or None. ``stop`` and erasure are final."""
+    if state.state == ERASED:
+        return "this participant's data has already been erased"
+    if state.state == WITHDRAWN and scope != "stop-and-erase":
+        return "this participant has already withdrawn"
+    return None
+
+
+def signing_fault_for_state(state: ConsentState) -> str | None:
+    """Why this participant cannot sign now, or None."""
+    if state.state in (WITHDRAWN, ERASED):
+        return "this participant has withdrawn from the study; withdrawal is final"
+    return None

@@ -1,0 +1,171 @@
+"""Signing consent, withdrawing, and the consent state that the log implies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.db import utcnow
+from service.domain.canonical import canonical_json
+from service.domain.consent import (
+    ConsentState,
+    consent_state,
+    signing_fault_for_state,
+    signing_faults,
+    withdrawal_fault,
+)
+from service.domain.errors import ConflictError, InvalidInputError, NotFoundError, WithdrawnError
+from service.domain.instruments import Instrument, parse_instrument
+from service.domain.ledger import Entry
+from service.models import Participant
+from service.services.audit import record_access
+from service.services.catalogue import current_consent_form
+from service.services.keyring import KeyringSource
+from service.services.ledger import LedgerWriter, entries_of
+from service.services.tokens import Principal
+from service.services.vault import Vault, shred_participant
+
+_PARSED: dict[str, Instrument] = {}  # published versions never change, so parse each once
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a participant keeps: where their event sits in the log, and what it says."""
+
+    seq: int
+    hash: str
+    type: str
+    recorded_at: str
+    form_version: str | None
+    form_hash: str | None
+    clauses: Mapping[str, bool] | None
+    scope: str | None
+
+
+def receipt_of(entry: Entry) -> Receipt:
+    event = entry.event
+    form = event.get("form") or {}
+    return Receipt(
+        seq=entry.seq,
+        hash=entry.hash,
+        type=event["type"],
+        recorded_at=event["recorded_at"],
+        form_version=form.get("version"),
+        form_hash=form.get("sha256"),
+        clauses=event.get("clauses"),
+        scope=event.get("scope"),
+    )
+
+
+def consent_form(session: Session) -> Instrument:
+    """The consent form in force, parsed."""
+    row = current_consent_form(session)
+    if row.sha256 not in _PARSED:
+        _PARSED[row.sha256] = parse_instrument(row.definition)
+    return _PARSED[row.sha256]
+
+
+def _events(session: Session, study_id: str) -> list[Entry]:
+    return entries_of(session, "consent", study_id)
+
+
+def state_of(session: Session, study_id: str) -> ConsentState:
+    """A participant's consent state now, derived from their events in the log."""
+    form = consent_form(session)
+    contact = frozenset(i.id for i in form.items if i.contact)
+    return consent_state([e.event for e in _events(session, study_id)], form.version, contact)
+
+
+def history(session: Session, study_id: str) -> list[Receipt]:
+    """A participant's receipts, oldest first."""
+    return [receipt_of(e) for e in _events(session, study_id)]
+
+
+def _participant(session: Session, study_id: str) -> Participant:
+    participant = session.scalars(
+        select(Participant).where(Participant.study_id == study_id)
+    ).one_or_none()
+    if participant is None:
+        raise NotFoundError(f"There is no participant {study_id}.")
+    return participant
+
+
+def sign_consent(
+    session: Session,
+    keys: KeyringSource,
+    writer: LedgerWriter,
+    principal: Principal,
+    *,
+    form_version: str,
+    form_hash: str,
+    clauses: Mapping[str, Any],
+    typed_name: str,
+) -> Receipt:
+    """Record a signature: evidence encrypted in the vault, an event in the log. Commits."""
+    study_id = principal.study_id
+    assert study_id is not None, "only a participant signs"
+    writer.lock("consent")  # before reading the state, so two signings cannot interleave
+    fault = signing_fault_for_state(state_of(session, study_id))
+    if fault:
+        raise WithdrawnError(fault)
+    form = consent_form(session)
+    faults = signing_faults(form, form_version, form_hash, clauses, typed_name)
+    if faults:
+        raise InvalidInputError(faults)
+    evidence = {"typed_name": typed_name.strip(), "signed_at": utcnow().isoformat()}
+    stored = Vault(session, keys).store_identity(study_id, "signature", evidence)
+    # The log holds a keyed commitment to the evidence, never the name: it can show that the
+    # vault's record is the one signed, and still verifies after the vault row is erased.
+    commitment = writer.keyring.mac(
+        "signature-commitment",
+        canonical_json({"study_id": study_id, "identity_value_id": str(stored.id), **evidence}),
+    )
+    entry = writer.append(
+        "consent",
+        {
+            "type": "consent",
+            "study_id": study_id,
+            "form": {"id": form.id, "version": form.version, "sha256": form.sha256},
+            "clauses": {item.id: bool(clauses[item.id]) for item in form.items},
+            "commitment": commitment.hex(),
+            "actor": principal.actor(),
+        },
+    )
+    session.commit()
+    return receipt_of(entry)
+
+
+def withdraw(
+    session: Session,
+    writer: LedgerWriter,
+    principal: Principal,
+    study_id: str,
+    scope: str,
+) -> Receipt:
+    """Record a withdrawal (erasing first for ``stop-and-erase``). Commits."""
+    acting_staff = principal.study_id is None
+    writer.lock("consent", *(("access",) if acting_staff else ()))
+    _participant(session, study_id)
+    fault = withdrawal_fault(state_of(session, study_id), scope)
+    if fault:
+        raise ConflictError(fault)
+    erased = shred_participant(session, study_id) if scope == "stop-and-erase" else None
+    entry = writer.append(
+        "consent",
+        {"type": "withdrawal", "study_id": study_id, "scope": scope, "actor": principal.actor()},
+    )
+    if acting_staff:
+        record_access(
+            writer,
+            principal,
+            "participant.withdraw",
+            study_id=study_id,
+            filters={"scope": scope},
+            rows=sum(erased.rows_deleted.values()) if erased else 1,
+        )
+    session.commit()
+    return receipt_of(entry)
