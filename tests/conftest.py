@@ -43,9 +43,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def fresh_database(name: str, tmp_dir: Path) -> str:
-    """An empty database of the kind under test: a new SQLite file, or a new PG database."""
-    if not ON_POSTGRESQL:
+def fresh_database(name: str, tmp_dir: Path, *, sqlite: bool = False) -> str:
+    """An empty database of the kind under test (a new SQLite file, or a new PostgreSQL
+    database), or a SQLite file whatever the kind when ``sqlite`` is set."""
+    if sqlite or not ON_POSTGRESQL:
         path = tmp_dir / f"{name}.sqlite3"
         path.unlink(missing_ok=True)
         return f"sqlite:///{path}"
@@ -172,8 +173,8 @@ def fresh_app(tmp_path: Path) -> Iterator[Callable[[str], Flask]]:
     """An app on a new, migrated database of its own, whose writes really commit."""
     made: list[Flask] = []
 
-    def make(name: str) -> Flask:
-        url = fresh_database(name, tmp_path)
+    def make(name: str, *, sqlite: bool = False) -> Flask:
+        url = fresh_database(name, tmp_path, sqlite=sqlite)
         command.upgrade(alembic_config(url), "head")
         settings = config_for_tests(url, str(tmp_path / f"{name}-instance"))
         write_keyring_file(Path(settings["PSAM_KEYRING"]), Keyring.generate(), create=True)

@@ -1,0 +1,60 @@
+"""Appends per second to the consent log under concurrent writers.
+
+Run: .venv/bin/python bench/bench_ledger.py [postgresql-url]
+SQLite: 8 processes x 100 appends on a temporary file. PostgreSQL (when a URL is given, e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/psam_bench, a database it will empty): 16
+threads x 100 appends, then 16 processes x 100. Prints figures; never pass/fail.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, make_url, text
+
+from bench.ledger_load import run_processes, run_threads
+from service.domain.crypto import Keyring
+from service.migrate import alembic_config
+from service.services.keyring import write_keyring_file
+
+
+def fresh_postgresql(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def report(label: str, appends: int, seconds: float) -> None:
+    print(f"{label:<40} {seconds:6.2f} s {appends / seconds:7.0f} appends/s")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        keyring_path = Path(folder) / "keyring.json"
+        keyring = Keyring.generate()
+        write_keyring_file(keyring_path, keyring, create=True)
+
+        sqlite_url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        command.upgrade(alembic_config(sqlite_url), "head")
+        seconds = run_processes(sqlite_url, str(keyring_path), processes=8, each=100)
+        report("sqlite, 8 processes x 100 appends", 800, seconds)
+
+        if len(sys.argv) > 1:
+            pg_url = sys.argv[1]
+            fresh_postgresql(pg_url)
+            command.upgrade(alembic_config(pg_url), "head")
+            seconds = run_threads(pg_url, keyring, threads=16, each=100)
+            report("postgresql, 16 threads x 100 appends", 1600, seconds)
+            # Threads share one interpreter lock; separate processes are what gunicorn runs.
+            seconds = run_processes(pg_url, str(keyring_path), processes=16, each=100)
+            report("postgresql, 16 processes x 100 appends", 1600, seconds)
+
+
+if __name__ == "__main__":
+    main()
