@@ -185,3 +185,16 @@ def fresh_app(tmp_path: Path) -> Iterator[Callable[[str], Flask]]:
     yield make
     for application in made:
         application.extensions["psam_db"].engine.dispose()
+
+
+def valid_signature(client: FlaskClient, **changes: object) -> dict[str, object]:
+    """A consent signing body that matches the form in force, with any fields changed."""
+    form = client.get("/api/v1/consent/form").get_json()
+    body: dict[str, object] = {
+        "form_version": form["version"],
+        "form_hash": form["sha256"],
+        "clauses": {c["id"]: True for c in form["clauses"]},
+        "typed_name": "Sam Participant",
+    }
+    body.update(changes)
+    return body

@@ -6,6 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import valid_signature
+
 ROLES = ("researcher", "analyst", "auditor", "admin", "participant")
 ANYONE = {None, *ROLES}
 VALID_TOKEN_BODY = {"label": "table", "roles": ["analyst"]}
@@ -47,16 +49,6 @@ def enrolled(client: FlaskClient, make_token: Callable[..., str]) -> str:
         headers={"Authorization": f"Bearer {make_token('researcher')}"},
     )
     return response.get_json()["study_id"]
-
-
-def valid_signature(client: FlaskClient) -> dict:
-    form = client.get("/api/v1/consent/form").get_json()
-    return {
-        "form_version": form["version"],
-        "form_hash": form["sha256"],
-        "clauses": {c["id"]: True for c in form["clauses"]},
-        "typed_name": "Table Test",
-    }
 
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), TABLE)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from service.models import IdentityValue
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
+from tests.conftest import valid_signature
 
 Headers = dict[str, str]
 
@@ -39,18 +40,6 @@ def enrol(client: FlaskClient, researcher: Headers) -> Callable[..., tuple[str, 
     return make
 
 
-def signature(client: FlaskClient, **changes: object) -> dict:
-    form = client.get("/api/v1/consent/form").get_json()
-    body = {
-        "form_version": form["version"],
-        "form_hash": form["sha256"],
-        "clauses": {c["id"]: True for c in form["clauses"]},
-        "typed_name": "Sam Participant",
-    }
-    body.update(changes)
-    return body
-
-
 def log_entry(client: FlaskClient, auditor: Headers, seq: int) -> dict:
     page = client.get(f"/api/v1/audit/consent-log?after_seq={seq - 1}&limit=1", headers=auditor)
     return page.get_json()["entries"][0]
@@ -61,7 +50,7 @@ def test_signing_returns_a_receipt_whose_hash_is_in_the_log(
 ) -> None:
     study_id, me = enrol()
     assert client.get("/api/v1/me", headers=me).get_json()["consent"]["state"] == "not-consented"
-    response = client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    response = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     assert response.status_code == 201
     receipt = response.get_json()
     entry = log_entry(client, auditor, receipt["seq"])
@@ -81,7 +70,7 @@ def test_the_typed_name_and_time_are_kept_encrypted_in_the_vault(
 ) -> None:
     study_id, me = enrol()
     client.post(
-        "/api/v1/me/consent", json=signature(client, typed_name="  Rae Signer "), headers=me
+        "/api/v1/me/consent", json=valid_signature(client, typed_name="  Rae Signer "), headers=me
     )
     (row,) = session.scalars(
         select(IdentityValue).where(
@@ -104,7 +93,9 @@ def test_a_signature_that_does_not_match_the_form_is_refused_naming_the_field(
     client: FlaskClient, enrol, changes: dict, field: str
 ) -> None:
     _, me = enrol()
-    response = client.post("/api/v1/me/consent", json=signature(client, **changes), headers=me)
+    response = client.post(
+        "/api/v1/me/consent", json=valid_signature(client, **changes), headers=me
+    )
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert list(response.get_json()["errors"]) == [field]
@@ -114,7 +105,7 @@ def test_missing_unknown_and_refused_required_clauses_are_each_named(
     client: FlaskClient, enrol
 ) -> None:
     _, me = enrol()
-    body = signature(client)
+    body = valid_signature(client)
     clauses = dict(body["clauses"])
     del clauses["c_voluntary"]
     clauses["c_take_part"] = False
@@ -139,7 +130,7 @@ def test_missing_unknown_and_refused_required_clauses_are_each_named(
 )
 def test_malformed_signing_bodies_are_422(client: FlaskClient, enrol, body: dict) -> None:
     _, me = enrol()
-    response = client.post("/api/v1/me/consent", json=signature(client, **body), headers=me)
+    response = client.post("/api/v1/me/consent", json=valid_signature(client, **body), headers=me)
     assert response.status_code == 422
 
 
@@ -148,14 +139,14 @@ def test_nothing_is_written_when_signing_is_refused(
 ) -> None:
     _, me = enrol()
     before = client.get("/api/v1/audit/consent-log/verify", headers=auditor).get_json()["length"]
-    client.post("/api/v1/me/consent", json=signature(client, form_hash="x"), headers=me)
+    client.post("/api/v1/me/consent", json=valid_signature(client, form_hash="x"), headers=me)
     after = client.get("/api/v1/audit/consent-log/verify", headers=auditor).get_json()["length"]
     assert after == before
 
 
 def test_no_further_contact_turns_off_only_the_contact_clauses(client: FlaskClient, enrol) -> None:
     _, me = enrol()
-    client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     response = client.post(
         "/api/v1/me/withdrawal", json={"scope": "no-further-contact"}, headers=me
     )
@@ -170,11 +161,11 @@ def test_after_stop_a_participant_cannot_consent_again_and_stop_is_final(
     client: FlaskClient, enrol
 ) -> None:
     _, me = enrol()
-    client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     assert (
         client.post("/api/v1/me/withdrawal", json={"scope": "stop"}, headers=me).status_code == 201
     )
-    again = client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    again = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     assert again.status_code == 403
     assert again.get_json()["type"] == "/api/v1/problems/withdrawn"
     twice = client.post("/api/v1/me/withdrawal", json={"scope": "stop"}, headers=me)
@@ -186,7 +177,7 @@ def test_stop_and_erase_shreds_identity_and_is_final(
     client: FlaskClient, enrol, session: Session
 ) -> None:
     study_id, me = enrol({"name": "Erase Me", "email": "erase@example.org"})
-    client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     client.post("/api/v1/me/withdrawal", json={"scope": "stop"}, headers=me)
     erased = client.post("/api/v1/me/withdrawal", json={"scope": "stop-and-erase"}, headers=me)
     assert erased.status_code == 201
@@ -240,7 +231,7 @@ def test_a_new_consent_form_version_asks_everyone_to_consent_again(
     app: Flask, client: FlaskClient, enrol, session: Session, instruments_copy: Path
 ) -> None:
     _, me = enrol()
-    client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     data = json.loads((instruments_copy / "consent" / "1.0.0.json").read_text())
     data["version"] = "1.1.0"
     data["information_sheet_version"] = "1.1, dated 1 December 2026"
@@ -250,10 +241,10 @@ def test_a_new_consent_form_version_asks_everyone_to_consent_again(
     consent = client.get("/api/v1/me", headers=me).get_json()["consent"]
     assert consent["state"] == "needs-reconsent" and consent["form_version"] == "1.0.0"
     stale = client.post(
-        "/api/v1/me/consent", json=signature(client, form_version="1.0.0"), headers=me
+        "/api/v1/me/consent", json=valid_signature(client, form_version="1.0.0"), headers=me
     )
     assert stale.status_code == 422 and "form_version" in stale.get_json()["errors"]
-    renewed = client.post("/api/v1/me/consent", json=signature(client), headers=me)
+    renewed = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     assert renewed.status_code == 201 and renewed.get_json()["form_version"] == "1.1.0"
     assert client.get("/api/v1/me", headers=me).get_json()["consent"]["state"] == "consented"
 
@@ -279,7 +270,7 @@ def test_every_auditor_call_is_itself_in_the_access_log(
 def test_the_log_pages_by_seq(client: FlaskClient, enrol, auditor: Headers) -> None:
     for _ in range(3):
         _, me = enrol()
-        client.post("/api/v1/me/consent", json=signature(client), headers=me)
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     first = client.get("/api/v1/audit/consent-log?limit=2", headers=auditor).get_json()
     assert [e["seq"] for e in first["entries"]] == [1, 2] and first["next_after_seq"] == 2
     rest = client.get("/api/v1/audit/consent-log?after_seq=2&limit=2", headers=auditor).get_json()
@@ -292,7 +283,7 @@ def test_checkpoints_are_signed_every_n_events_and_verify(
     monkeypatch.setitem(app.config, "PSAM_CHECKPOINT_EVERY", 2)
     for _ in range(5):
         _, me = enrol()
-        client.post("/api/v1/me/consent", json=signature(client), headers=me)
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
     listed = client.get("/api/v1/audit/checkpoints?log=consent", headers=auditor).get_json()
     assert [c["length"] for c in listed["checkpoints"]] == [2, 4]
     assert listed["public_key_id"].startswith("ed25519:")

@@ -17,6 +17,7 @@ from service.db import get_db
 from service.domain.canonical import canonical_json
 from service.domain.ledger import entry_hash
 from service.services.tokens import create_staff_token
+from tests.conftest import valid_signature
 
 ENTRIES = 12
 EVERY = 5
@@ -36,13 +37,7 @@ def populated(fresh_app: Callable[[str], Flask], name: str) -> tuple[Flask, dict
 
         with get_db().sessionmaker() as session:
             sync_definitions(session, load_definitions(PROJECT_ROOT / "instruments"))
-    form = client.get("/api/v1/consent/form").get_json()
-    body = {
-        "form_version": form["version"],
-        "form_hash": form["sha256"],
-        "clauses": {c["id"]: True for c in form["clauses"]},
-        "typed_name": "Tamper Test",
-    }
+    body = valid_signature(client, typed_name="Tamper Test")
     for _ in range(ENTRIES // 2):
         token = client.post("/api/v1/participants", json={}, headers=staff).get_json()["token"]
         own = {"Authorization": f"Bearer {token}"}
