@@ -25,6 +25,15 @@ class EnrolmentRequestSchema(Schema):
     contact = fields.Nested(
         ContactSchema, metadata={"description": "Kept only, encrypted, in the identity vault"}
     )
+    site = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class SelfEnrolmentSchema(EnrolmentRequestSchema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The study's enrolment code, from the recruitment material"},
+    )
 
 
 class EnrolmentSchema(Schema):
@@ -68,8 +77,3 @@ class ConsentStateSchema(Schema):
     form_version = fields.String(allow_none=True)
     clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
     withdrawal = fields.String(allow_none=True)
-
-
-class MeSchema(Schema):
-    study_id = fields.String(required=True)
-    consent = fields.Nested(ConsentStateSchema, required=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import init_api
 from service.api.access import check_declarations, enforce_access
@@ -20,6 +21,7 @@ from service.errors import (
 )
 from service.logs import assign_request_id, configure_logging
 from service.resources import init_keys
+from service.services.ratelimit import Limit
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -30,9 +32,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings.update(config or {})
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
     app.config.update(settings)
+    if app.config["PSAM_PROXY_HOPS"]:
+        # Trust exactly as many X-Forwarded-For hops as there are proxies we run.
+        hops = app.config["PSAM_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     configure_logging(app.config["PSAM_LOG_LEVEL"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True, mode=0o700)
 
+    try:
+        Limit.parse(app.config["PSAM_ENROLMENT_LIMIT"])
+    except ValueError as exc:
+        raise RuntimeError(f"PSAM_ENROLMENT_LIMIT: {exc}") from None
     Database(app.config["DATABASE_URL"]).init_app(app)
     init_keys(app)
     register_error_handlers(app)

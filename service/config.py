@@ -34,6 +34,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # The whole keyring as JSON, for platforms that hand secrets over in the environment.
         "PSAM_KEYRING_JSON": env.get("PSAM_KEYRING_JSON") or None,
         "PSAM_ENROLMENT_CODE": env.get("PSAM_ENROLMENT_CODE") or None,
+        # Self-enrolments allowed per client address and window, across all workers.
+        "PSAM_ENROLMENT_LIMIT": env.get("PSAM_ENROLMENT_LIMIT") or "10/hour",
+        # How many proxies in front set X-Forwarded-For (0: use the socket's address).
+        "PSAM_PROXY_HOPS": _int(env, "PSAM_PROXY_HOPS", 0),
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),

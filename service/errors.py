@@ -18,9 +18,12 @@ from werkzeug.exceptions import HTTPException
 from schemas.paths import flatten_messages
 from service.domain.errors import (
     ConflictError,
+    ConsentRequiredError,
+    ContactNotPermittedError,
     DomainError,
     InvalidInputError,
     NotFoundError,
+    ReconsentRequiredError,
     WithdrawnError,
 )
 
@@ -62,6 +65,24 @@ WITHDRAWN = ProblemType(
     "Participant has withdrawn",
     "The participant has withdrawn from the study: nothing new is accepted from or for them.",
 )
+CONSENT_REQUIRED = ProblemType(
+    "consent-required",
+    403,
+    "Consent required",
+    "No answers are accepted before the participant has signed the consent form.",
+)
+RECONSENT_REQUIRED = ProblemType(
+    "reconsent-required",
+    403,
+    "New consent required",
+    "A new version of the consent form is in force: the participant must sign it first.",
+)
+CONTACT_NOT_PERMITTED = ProblemType(
+    "contact-not-permitted",
+    403,
+    "Contact not permitted",
+    "The participant's consent in force does not include being contacted about an interview.",
+)
 NOT_FOUND = ProblemType("not-found", 404, "Not found", "Nothing exists at this address.")
 METHOD_NOT_ALLOWED = ProblemType(
     "method-not-allowed", 405, "Method not allowed", "The address exists; the method does not."
@@ -84,6 +105,12 @@ VALIDATION_FAILED = ProblemType(
 CONFLICT = ProblemType(
     "conflict", 409, "Conflict", "The request clashes with what is already stored."
 )
+TOO_MANY_REQUESTS = ProblemType(
+    "too-many-requests",
+    429,
+    "Too many requests",
+    "This client has sent too many of these requests: wait for the time in Retry-After.",
+)
 NOT_READY = ProblemType(
     "not-ready", 503, "Service not ready", "A dependency the service needs is not usable yet."
 )
@@ -101,12 +128,16 @@ CATALOGUE: dict[str, ProblemType] = {
         AUTHENTICATION_REQUIRED,
         FORBIDDEN,
         WITHDRAWN,
+        CONSENT_REQUIRED,
+        RECONSENT_REQUIRED,
+        CONTACT_NOT_PERMITTED,
         NOT_FOUND,
         METHOD_NOT_ALLOWED,
         CONFLICT,
         PAYLOAD_TOO_LARGE,
         UNSUPPORTED_MEDIA_TYPE,
         VALIDATION_FAILED,
+        TOO_MANY_REQUESTS,
         NOT_READY,
         INTERNAL_ERROR,
     )
@@ -183,17 +214,24 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     return ApiError(problem, detail, headers=headers)
 
 
+_DOMAIN_PROBLEMS: dict[type[DomainError], ProblemType] = {
+    NotFoundError: NOT_FOUND,
+    ConflictError: CONFLICT,
+    InvalidInputError: VALIDATION_FAILED,
+    WithdrawnError: WITHDRAWN,
+    ConsentRequiredError: CONSENT_REQUIRED,
+    ReconsentRequiredError: RECONSENT_REQUIRED,
+    ContactNotPermittedError: CONTACT_NOT_PERMITTED,
+}
+
+
 def _from_domain_error(exc: DomainError) -> ApiError:
     """The one place where domain errors become HTTP problems."""
-    if isinstance(exc, NotFoundError):
-        return ApiError(NOT_FOUND, str(exc))
-    if isinstance(exc, ConflictError):
-        return ApiError(CONFLICT, str(exc))
-    if isinstance(exc, InvalidInputError):
-        return ApiError(VALIDATION_FAILED, str(exc), errors=exc.errors)
-    if isinstance(exc, WithdrawnError):
-        return ApiError(WITHDRAWN, str(exc))
-    return ApiError(VALIDATION_FAILED, str(exc))
+    problem = next(
+        (p for kind, p in _DOMAIN_PROBLEMS.items() if isinstance(exc, kind)), VALIDATION_FAILED
+    )
+    errors = exc.errors if isinstance(exc, InvalidInputError) else None
+    return ApiError(problem, str(exc), errors=errors)
 
 
 def _strip_locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from service.db import Base, Ciphertext, Sha256Hex, StudyId, UtcTimestamp, UuidPk
+from service.db import (
+    Base,
+    Ciphertext,
+    EncryptedBytes,
+    Sha256Hex,
+    StudyId,
+    UtcTimestamp,
+    UuidPk,
+)
 
 
 class InstrumentVersion(Base):
@@ -61,6 +70,7 @@ class Participant(Base):
 
     id: Mapped[UuidPk]
     study_id: Mapped[StudyId] = mapped_column(unique=True)
+    site: Mapped[str | None] = mapped_column(String(64), index=True)
     enrolled_at: Mapped[UtcTimestamp]
     erased_at: Mapped[dt.datetime | None]
 
@@ -157,3 +167,76 @@ class LedgerCheckpoint(Base):
     time: Mapped[str] = mapped_column(String(32))
     signature: Mapped[str] = mapped_column(String(128))
     key_id: Mapped[str] = mapped_column(String(32))
+
+
+class Response(Base):
+    """A participant's answers to one instrument version at one timepoint.
+
+    Answers and scores are ciphertext under the participant's data key; the plain columns
+    say only which task this is and where it stands.
+    """
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("study_id", "timepoint", "instrument_id"),)
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), index=True)
+    timepoint: Mapped[str] = mapped_column(String(32))
+    instrument_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    instrument_hash: Mapped[Sha256Hex]
+    status: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[Ciphertext]
+    scores: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+    started_at: Mapped[UtcTimestamp]
+    updated_at: Mapped[UtcTimestamp]
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
+class Alert(Base):
+    """A safety alert raised by a submitted answer, for researchers to act on."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), index=True)
+    response_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("responses.id"))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    raised_at: Mapped[UtcTimestamp]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[uuid.UUID | None]
+    note: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request sent with an Idempotency-Key, replayed to retries.
+
+    The answer can hold scores, so it is ciphertext under the participant's data key, and it
+    goes when their data is erased.
+    """
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("study_id", "key"),)
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_sha256: Mapped[Sha256Hex]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+    created_at: Mapped[UtcTimestamp]
+
+
+class RateLimitWindow(Base):
+    """Requests counted per client in the current window, shared by every worker and replica.
+
+    The key is a hash of the client address and the limit's name: no address is stored.
+    """
+
+    __tablename__ = "rate_limit_windows"
+
+    key: Mapped[Sha256Hex] = mapped_column(primary_key=True)
+    window_start: Mapped[UtcTimestamp]
+    count: Mapped[int] = mapped_column(Integer)

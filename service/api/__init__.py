@@ -11,7 +11,16 @@ from flask_smorest.utils import prepare_response
 
 from schemas.api import ProblemSchema
 from schemas.fields import UtcDateTime
-from service.api import audit, catalogue, health, me, participants, problems, tokens
+from service.api import (
+    alerts,
+    audit,
+    catalogue,
+    health,
+    me,
+    participants,
+    problems,
+    tokens,
+)
 from service.errors import PROBLEM_MEDIA_TYPE
 
 
@@ -43,6 +52,6 @@ def init_api(app: Flask) -> PsamApi:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "psam_s_... token"}
     )
-    for module in (health, catalogue, participants, me, audit, tokens, problems):
+    for module in (health, catalogue, participants, me, alerts, audit, tokens, problems):
         api.register_blueprint(module.blp)
     return api

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from typing import Any
 
 from flask_smorest import Blueprint
 
 from schemas.consent import (
-    MeSchema,
     ReceiptListSchema,
     ReceiptSchema,
     SignConsentSchema,
     WithdrawalSchema,
 )
+from schemas.responses import (
+    MeSchema,
+    ResponseSchema,
+    SaveAnswersSchema,
+    StartResponseSchema,
+)
 from service.api.access import current_principal, requires_roles
+from service.api.idempotency import idempotent
 from service.db import get_session
 from service.resources import get_keys, ledger_writer
+from service.services import responses
 from service.services.consent import Receipt, history, sign_consent, state_of, withdraw
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1", description="A participant's own calls")
@@ -32,9 +40,14 @@ def _own_study_id() -> str:
 @requires_roles("participant")
 @blp.response(200, MeSchema)
 def me() -> dict[str, Any]:
-    """Your study ID and your consent state."""
+    """Your study ID, your consent state and your tasks by timepoint."""
     study_id = _own_study_id()
-    return {"study_id": study_id, "consent": asdict(state_of(get_session(), study_id))}
+    session = get_session()
+    return {
+        "study_id": study_id,
+        "consent": asdict(state_of(session, study_id)),
+        "tasks": responses.tasks_for(session, study_id),
+    }
 
 
 @blp.route("/me/consent", methods=["GET"])
@@ -47,6 +60,7 @@ def my_receipts() -> dict[str, Any]:
 
 @blp.route("/me/consent", methods=["POST"])
 @requires_roles("participant")
+@idempotent
 @blp.arguments(SignConsentSchema)
 @blp.response(201, ReceiptSchema)
 def sign(body: dict[str, Any]) -> Receipt:
@@ -57,6 +71,7 @@ def sign(body: dict[str, Any]) -> Receipt:
 
 @blp.route("/me/withdrawal", methods=["POST"])
 @requires_roles("participant")
+@idempotent
 @blp.arguments(WithdrawalSchema)
 @blp.response(201, ReceiptSchema)
 def withdraw_me(body: dict[str, Any]) -> Receipt:
@@ -65,3 +80,50 @@ def withdraw_me(body: dict[str, Any]) -> Receipt:
     return withdraw(
         session, ledger_writer(session), current_principal(), _own_study_id(), body["scope"]
     )
+
+
+@blp.route("/me/responses", methods=["POST"])
+@requires_roles("participant")
+@idempotent
+@blp.arguments(StartResponseSchema)
+@blp.response(201, ResponseSchema)
+def start_response(body: dict[str, Any]) -> responses.ResponseView:
+    """Start a response to a task, or submit it in one go with ``"submit": true``."""
+    return responses.start_response(
+        get_session(),
+        get_keys(),
+        _own_study_id(),
+        instrument_id=body["instrument"],
+        version=body["version"],
+        timepoint=body["timepoint"],
+        answers=body["answers"],
+        submit=body["submit"],
+    )
+
+
+@blp.route("/me/responses/<uuid:response_id>", methods=["PATCH"])
+@requires_roles("participant")
+@blp.arguments(SaveAnswersSchema)
+@blp.response(200, ResponseSchema)
+def save_answers(body: dict[str, Any], response_id: uuid.UUID) -> responses.ResponseView:
+    """Save some answers to come back to later (null clears one); each is checked."""
+    return responses.save_answers(
+        get_session(), get_keys(), _own_study_id(), response_id, body["answers"]
+    )
+
+
+@blp.route("/me/responses/<uuid:response_id>/submit", methods=["POST"])
+@requires_roles("participant")
+@idempotent
+@blp.response(200, ResponseSchema)
+def submit(response_id: uuid.UUID) -> responses.ResponseView:
+    """Submit: every answer is checked, scores and any signposting come back."""
+    return responses.submit_response(get_session(), get_keys(), _own_study_id(), response_id)
+
+
+@blp.route("/me/responses/<uuid:response_id>", methods=["GET"])
+@requires_roles("participant")
+@blp.response(200, ResponseSchema)
+def get_response(response_id: uuid.UUID) -> responses.ResponseView:
+    """One of your own responses."""
+    return responses.get_response(get_session(), get_keys(), _own_study_id(), response_id)

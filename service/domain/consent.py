@@ -15,6 +15,8 @@ NEEDS_RECONSENT = "needs-reconsent"
 WITHDRAWN = "withdrawn"
 ERASED = "erased"
 MAX_NAME = 200
+# The clause whose agreement lets researchers see contact details to arrange an interview.
+INTERVIEW_CONTACT_CLAUSE = "c_contact_interview"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class ConsentState:
     @property
     def accepts_new_data(self) -> bool:
         return self.state == CONSENTED
+
+    @property
+    def allows_contact(self) -> bool:
+        """Consent in force (even if a newer form awaits signing) includes interview contact."""
+        in_force = self.state in (CONSENTED, NEEDS_RECONSENT)
+        return in_force and self.clauses.get(INTERVIEW_CONTACT_CLAUSE) is True
 
 
 def signing_faults(

@@ -25,3 +25,15 @@ class InvalidInputError(DomainError):
 
 class WithdrawnError(DomainError):
     """The participant has withdrawn; nothing new is accepted from or for them."""
+
+
+class ConsentRequiredError(DomainError):
+    """No consent in force: the participant has not signed the consent form."""
+
+
+class ReconsentRequiredError(DomainError):
+    """A newer consent form is in force and the participant has not signed it yet."""
+
+
+class ContactNotPermittedError(DomainError):
+    """The participant's consent in force does not allow contacting them."""

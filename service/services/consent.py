@@ -26,7 +26,7 @@ from service.services.audit import record_access
 from service.services.catalogue import current_consent_form
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter, entries_of
-from service.services.tokens import Principal
+from service.services.tokens import Principal, revoke_participant_tokens
 from service.services.vault import Vault, shred_participant
 
 _PARSED: dict[str, Instrument] = {}  # published versions never change, so parse each once
@@ -153,7 +153,10 @@ def withdraw(
     fault = withdrawal_fault(state_of(session, study_id), scope)
     if fault:
         raise ConflictError(fault)
-    erased = shred_participant(session, study_id) if scope == "stop-and-erase" else None
+    erased = None
+    if scope == "stop-and-erase":
+        erased = shred_participant(session, study_id)
+        revoke_participant_tokens(session, study_id)
     entry = writer.append(
         "consent",
         {"type": "withdrawal", "study_id": study_id, "scope": scope, "actor": principal.actor()},

@@ -32,13 +32,16 @@ def unused_study_id(session: Session) -> str:
 
 
 def enrol_participant(
-    session: Session, keys: KeyringSource, contact: Mapping[str, str] | None = None
+    session: Session,
+    keys: KeyringSource,
+    contact: Mapping[str, str] | None = None,
+    site: str | None = None,
 ) -> Participant:
     """Add one participant with a data key; contact details go only to the identity vault.
 
     The caller commits (with the token and the access-log entry, in one transaction).
     """
-    participant = Participant(study_id=unused_study_id(session), enrolled_at=utcnow())
+    participant = Participant(study_id=unused_study_id(session), enrolled_at=utcnow(), site=site)
     session.add(participant)
     session.flush()
     vault = Vault(session, keys)
@@ -62,18 +65,32 @@ def enrol_by_researcher(
     writer: LedgerWriter,
     principal: Principal,
     contact: Mapping[str, str] | None = None,
+    site: str | None = None,
 ) -> Enrolment:
     """Enrol a participant and issue their token (shown once); logged as access. Commits."""
     writer.lock("access")
-    participant = enrol_participant(session, keys, contact)
+    participant = enrol_participant(session, keys, contact, site)
     token = issue_participant_token(session, participant.study_id)
     record_access(
         writer,
         principal,
         "participant.enrol",
         study_id=participant.study_id,
-        filters={"contact": sorted(contact or {})},
+        filters={"contact": sorted(contact or {}), "site": site},
         rows=1,
     )
+    session.commit()
+    return Enrolment(participant.study_id, token, participant.enrolled_at)
+
+
+def self_enrol(
+    session: Session,
+    keys: KeyringSource,
+    contact: Mapping[str, str] | None = None,
+    site: str | None = None,
+) -> Enrolment:
+    """Enrol someone who found the study themselves (the caller checked the code). Commits."""
+    participant = enrol_participant(session, keys, contact, site)
+    token = issue_participant_token(session, participant.study_id)
     session.commit()
     return Enrolment(participant.study_id, token, participant.enrolled_at)

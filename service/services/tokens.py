@@ -135,8 +135,8 @@ def _authenticate_participant(session: Session, digest: str) -> Principal:
     )
 
 
-def issue_participant_token(session: Session, study_id: str) -> str:
-    """Give a participant a new token, revoking any earlier one (the caller commits)."""
+def revoke_participant_tokens(session: Session, study_id: str) -> None:
+    """Revoke every live token of a participant (the caller commits)."""
     now = utcnow()
     for old in session.scalars(
         select(ParticipantToken).where(
@@ -144,6 +144,12 @@ def issue_participant_token(session: Session, study_id: str) -> str:
         )
     ):
         old.revoked_at = now
+
+
+def issue_participant_token(session: Session, study_id: str) -> str:
+    """Give a participant a new token, revoking any earlier one (the caller commits)."""
+    revoke_participant_tokens(session, study_id)
+    now = utcnow()
     token = generate_token(TokenKind.PARTICIPANT)
     session.add(
         ParticipantToken(

@@ -112,12 +112,13 @@ class Vault:
 
 
 def encrypted_tables() -> list[str]:
-    """Every table with an encrypted column and a study_id: what erasure must reach."""
-    return sorted(
+    """Every table with an encrypted column and a study_id: what erasure must reach, in an
+    order that deletes rows before the rows they refer to."""
+    return [
         table.name
-        for table in Base.metadata.sorted_tables
+        for table in reversed(Base.metadata.sorted_tables)
         if "study_id" in table.c and any(isinstance(c.type, EncryptedBytes) for c in table.c)
-    )
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,12 @@
-"""Every role against every endpoint: one table, and a check that no endpoint is missing."""
+"""Every endpoint against every kind of caller: one table, and a check that none is missing.
+
+Callers: no token, a malformed token, each staff role, the participant who owns the thing
+asked about, and another participant. Exactly the allowed ones get through; another
+participant asking for someone's response gets 404, never 403.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from flask import Flask
@@ -8,78 +14,143 @@ from flask.testing import FlaskClient
 
 from tests.conftest import valid_signature
 
-ROLES = ("researcher", "analyst", "auditor", "admin", "participant")
-ANYONE = {None, *ROLES}
-VALID_TOKEN_BODY = {"label": "table", "roles": ["analyst"]}
-SIGNATURE = "signature"  # stands for a valid consent body, built from the form in force
+STAFF = ("researcher", "analyst", "auditor", "admin")
+CALLERS = (None, "bad-token", *STAFF, "owner", "other")
+EVERYONE = set(CALLERS)
+PARTICIPANTS = {"owner", "other"}
+GAD7 = {f"gad7_{i}": 1 for i in range(1, 8)}
+PHQ9 = {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_10": 1}
 
-# (method, path, body): who gets in. Everyone else gets 401 (no token) or 403 (wrong role).
-TABLE: list[tuple[str, str, dict | str | None, set]] = [
-    ("GET", "/healthz", None, ANYONE),
-    ("GET", "/readyz", None, ANYONE),
-    ("GET", "/api/v1/instruments", None, ANYONE),
-    ("GET", "/api/v1/instruments/phq-9/versions/1.0.0", None, ANYONE),
-    ("GET", "/api/v1/consent/form", None, ANYONE),
-    ("GET", "/api/v1/problems", None, ANYONE),
-    ("GET", "/api/v1/problems/not-found", None, ANYONE),
-    ("GET", "/api/v1/openapi.json", None, ANYONE),
-    ("GET", "/api/v1/docs", None, ANYONE),
-    ("GET", "/api/v1/tokens", None, {"admin"}),
-    ("POST", "/api/v1/tokens", VALID_TOKEN_BODY, {"admin"}),
-    ("POST", "/api/v1/tokens/{token_id}/revoke", None, {"admin"}),
-    ("POST", "/api/v1/participants", {}, {"researcher"}),
-    ("POST", "/api/v1/participants/{study_id}/withdrawal", {"scope": "stop"}, {"researcher"}),
-    ("GET", "/api/v1/me", None, {"participant"}),
-    ("GET", "/api/v1/me/consent", None, {"participant"}),
-    ("POST", "/api/v1/me/consent", SIGNATURE, {"participant"}),
-    ("POST", "/api/v1/me/withdrawal", {"scope": "no-further-contact"}, {"participant"}),
-    ("GET", "/api/v1/audit/consent-log", None, {"auditor"}),
-    ("GET", "/api/v1/audit/consent-log/verify", None, {"auditor"}),
-    ("GET", "/api/v1/audit/access-log", None, {"auditor"}),
-    ("GET", "/api/v1/audit/access-log/verify", None, {"auditor"}),
-    ("GET", "/api/v1/audit/checkpoints", None, {"auditor"}),
-    ("GET", "/api/v1/audit/public-key", None, {"auditor"}),
+
+@dataclass
+class World:
+    """An owner with a consented, submitted PHQ-9 (raising an alert) and a draft GAD-7."""
+
+    owner: str
+    owner_token: str
+    other_token: str
+    draft_id: str
+    alert_id: str
+    researcher: dict[str, str]
+
+
+@pytest.fixture
+def world(client: FlaskClient, make_token: Callable[..., str]) -> World:
+    researcher = {"Authorization": f"Bearer {make_token('researcher')}"}
+    people = []
+    for _ in range(2):
+        made = client.post("/api/v1/participants", json={}, headers=researcher).get_json()
+        own = {"Authorization": f"Bearer {made['token']}"}
+        assert (
+            client.post("/api/v1/me/consent", json=valid_signature(client), headers=own).status_code
+            == 201
+        )
+        people.append((made["study_id"], made["token"], own))
+    (owner, owner_token, own), (_, other_token, _) = people
+    submitted = {
+        "instrument": "phq-9",
+        "version": "1.0.0",
+        "timepoint": "baseline",
+        "answers": PHQ9,
+        "submit": True,
+    }
+    assert client.post("/api/v1/me/responses", json=submitted, headers=own).status_code == 201
+    draft = {"instrument": "gad-7", "version": "1.0.0", "timepoint": "baseline", "answers": GAD7}
+    draft_id = client.post("/api/v1/me/responses", json=draft, headers=own).get_json()["id"]
+    alerts = client.get("/api/v1/alerts", headers=researcher).get_json()["alerts"]
+    alert_id = next(a["id"] for a in alerts if a["study_id"] == owner)
+    return World(owner, owner_token, other_token, draft_id, alert_id, researcher)
+
+
+START_EPDS = {"instrument": "epds", "version": "1.0.0", "timepoint": "baseline"}
+
+# (method, path, body, who gets in, what "other" gets when it is not in)
+TABLE: list[tuple[str, str, object, set, int]] = [
+    ("GET", "/healthz", None, EVERYONE, 0),
+    ("GET", "/readyz", None, EVERYONE, 0),
+    ("GET", "/api/v1/instruments", None, EVERYONE, 0),
+    ("GET", "/api/v1/instruments/phq-9/versions/1.0.0", None, EVERYONE, 0),
+    ("GET", "/api/v1/consent/form", None, EVERYONE, 0),
+    ("GET", "/api/v1/problems", None, EVERYONE, 0),
+    ("GET", "/api/v1/problems/not-found", None, EVERYONE, 0),
+    ("GET", "/api/v1/openapi.json", None, EVERYONE, 0),
+    ("GET", "/api/v1/docs", None, EVERYONE, 0),
+    ("POST", "/api/v1/enrolments", {"code": "open-sesame"}, EVERYONE, 0),
+    ("GET", "/api/v1/tokens", None, {"admin"}, 403),
+    ("POST", "/api/v1/tokens", {"label": "t", "roles": ["analyst"]}, {"admin"}, 403),
+    ("POST", "/api/v1/tokens/{token_id}/revoke", None, {"admin"}, 403),
+    ("POST", "/api/v1/participants", {}, {"researcher"}, 403),
+    ("GET", "/api/v1/participants", None, {"researcher"}, 403),
+    ("GET", "/api/v1/participants/{owner}", None, {"researcher"}, 403),
+    ("GET", "/api/v1/participants/{owner}/contact", None, {"researcher"}, 403),
+    ("POST", "/api/v1/participants/{owner}/token", None, {"researcher"}, 403),
+    ("POST", "/api/v1/participants/{owner}/withdrawal", {"scope": "stop"}, {"researcher"}, 403),
+    ("GET", "/api/v1/alerts", None, {"researcher"}, 403),
+    ("POST", "/api/v1/alerts/{alert_id}/ack", {"note": "called"}, {"researcher"}, 403),
+    ("GET", "/api/v1/me", None, PARTICIPANTS, 0),
+    ("GET", "/api/v1/me/consent", None, PARTICIPANTS, 0),
+    ("POST", "/api/v1/me/consent", "signature", PARTICIPANTS, 0),
+    ("POST", "/api/v1/me/withdrawal", {"scope": "no-further-contact"}, PARTICIPANTS, 0),
+    ("POST", "/api/v1/me/responses", START_EPDS, PARTICIPANTS, 0),
+    ("GET", "/api/v1/me/responses/{draft_id}", None, {"owner"}, 404),
+    ("PATCH", "/api/v1/me/responses/{draft_id}", {"answers": {"gad7_1": 2}}, {"owner"}, 404),
+    ("POST", "/api/v1/me/responses/{draft_id}/submit", None, {"owner"}, 404),
+    ("GET", "/api/v1/audit/consent-log", None, {"auditor"}, 403),
+    ("GET", "/api/v1/audit/consent-log/verify", None, {"auditor"}, 403),
+    ("GET", "/api/v1/audit/access-log", None, {"auditor"}, 403),
+    ("GET", "/api/v1/audit/access-log/verify", None, {"auditor"}, 403),
+    ("GET", "/api/v1/audit/checkpoints", None, {"auditor"}, 403),
+    ("GET", "/api/v1/audit/public-key", None, {"auditor"}, 403),
 ]
 
 
-def enrolled(client: FlaskClient, make_token: Callable[..., str]) -> str:
-    response = client.post(
-        "/api/v1/participants",
-        json={},
-        headers={"Authorization": f"Bearer {make_token('researcher')}"},
-    )
-    return response.get_json()["study_id"]
+def headers_for(caller: str | None, world: World, make_token: Callable[..., str]) -> dict:
+    if caller is None:
+        return {}
+    token = {
+        "bad-token": "psam_s_" + "A" * 49,
+        "owner": world.owner_token,
+        "other": world.other_token,
+    }.get(caller) or make_token(caller)
+    return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), TABLE)
-@pytest.mark.parametrize("role", [None, *ROLES])
-def test_role_against_endpoint(
+@pytest.mark.parametrize(("method", "path", "body", "allowed", "other_gets"), TABLE)
+@pytest.mark.parametrize("caller", CALLERS)
+def test_caller_against_endpoint(
+    app: Flask,
     client: FlaskClient,
+    world: World,
     make_token: Callable[..., str],
-    role: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: str | None,
     method: str,
     path: str,
-    body: dict | None,
+    body: object,
     allowed: set,
+    other_gets: int,
 ) -> None:
-    if "{study_id}" in path:
-        path = path.format(study_id=enrolled(client, make_token))
-    if body == SIGNATURE:
-        body = valid_signature(client)
+    monkeypatch.setitem(app.config, "PSAM_ENROLMENT_CODE", "open-sesame")
     if "{token_id}" in path:
         victim = client.post(
             "/api/v1/tokens",
-            json=VALID_TOKEN_BODY,
+            json={"label": "victim", "roles": ["analyst"]},
             headers={"Authorization": f"Bearer {make_token('admin')}"},
         ).get_json()
-        path = path.format(token_id=victim["id"])
-    headers = {"Authorization": f"Bearer {make_token(role)}"} if role else {}
-    response = client.open(path, method=method, json=body, headers=headers)
-    if role in allowed:
+        path = path.replace("{token_id}", victim["id"])
+    path = path.format(owner=world.owner, alert_id=world.alert_id, draft_id=world.draft_id)
+    if body == "signature":
+        body = valid_signature(client)
+    response = client.open(
+        path, method=method, json=body, headers=headers_for(caller, world, make_token)
+    )
+    if caller in allowed:
         assert response.status_code < 300, response.get_data(as_text=True)
-    elif role is None:
+    elif caller in (None, "bad-token"):
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    elif caller == "other" and other_gets == 404:
+        assert response.status_code == 404
     else:
         assert response.status_code == 403
         assert response.get_json()["type"] == "/api/v1/problems/forbidden"
@@ -92,27 +163,28 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         if rule.endpoint != "static"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    listed = set()
-    for method, path, _, _ in TABLE:
-        listed.add((method, path))
-    normalised = {
-        (
-            m,
-            r.replace("<instrument_id>", "phq-9")
-            .replace("<version>", "1.0.0")
-            .replace("<code>", "not-found")
-            .replace("<uuid:token_id>", "{token_id}")
-            .replace("<study_id>", "{study_id}"),
-        )
-        for m, r in served
+    replacements = {
+        "<instrument_id>": "phq-9",
+        "<version>": "1.0.0",
+        "<code>": "not-found",
+        "<uuid:token_id>": "{token_id}",
+        "<study_id>": "{owner}",
+        "<uuid:alert_id>": "{alert_id}",
+        "<uuid:response_id>": "{draft_id}",
     }
-    assert normalised == listed
+    normalised = set()
+    for method, rule in served:
+        for old, new in replacements.items():
+            rule = rule.replace(old, new)
+        normalised.add((method, rule))
+    assert normalised == {(method, path) for method, path, *_ in TABLE}
 
 
 @pytest.mark.parametrize(
     "header",
     [
         "Bearer psam_s_" + "A" * 49,  # right shape, wrong checksum
+        "Bearer psam_p_" + "A" * 49,
         "Bearer not-a-token",
         "Basic YWRtaW46YWRtaW4=",
         "Bearer ",

@@ -174,7 +174,7 @@ def test_after_stop_a_participant_cannot_consent_again_and_stop_is_final(
 
 
 def test_stop_and_erase_shreds_identity_and_is_final(
-    client: FlaskClient, enrol, session: Session
+    client: FlaskClient, enrol, session: Session, researcher: Headers
 ) -> None:
     study_id, me = enrol({"name": "Erase Me", "email": "erase@example.org"})
     client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
@@ -183,9 +183,16 @@ def test_stop_and_erase_shreds_identity_and_is_final(
     assert erased.status_code == 201
     left = session.scalars(select(IdentityValue).where(IdentityValue.study_id == study_id)).all()
     assert left == []
-    assert client.get("/api/v1/me", headers=me).get_json()["consent"]["state"] == "erased"
-    assert len(client.get("/api/v1/me/consent", headers=me).get_json()["receipts"]) == 3
-    again = client.post("/api/v1/me/withdrawal", json={"scope": "stop-and-erase"}, headers=me)
+    assert client.get("/api/v1/me", headers=me).status_code == 401  # the token is revoked
+    view = client.get(f"/api/v1/participants/{study_id}", headers=researcher).get_json()
+    assert view["consent"]["state"] == "erased"
+    assert [e["scope"] for e in view["events"]] == ["stop", "stop-and-erase"]
+    assert view["tasks"] == [] and view["site"] is None
+    again = client.post(
+        f"/api/v1/participants/{study_id}/withdrawal",
+        json={"scope": "stop-and-erase"},
+        headers=researcher,
+    )
     assert again.status_code == 409
 
 

@@ -27,6 +27,15 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/api/v1/audit/access-log/verify",
         "/api/v1/audit/checkpoints",
         "/api/v1/audit/public-key",
+        "/api/v1/enrolments",
+        "/api/v1/participants/{study_id}",
+        "/api/v1/participants/{study_id}/contact",
+        "/api/v1/participants/{study_id}/token",
+        "/api/v1/me/responses",
+        "/api/v1/me/responses/{response_id}",
+        "/api/v1/me/responses/{response_id}/submit",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{alert_id}/ack",
     } == set(spec["paths"])
 
 

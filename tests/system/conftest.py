@@ -75,6 +75,8 @@ def system_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         DATABASE_URL=fresh_database("psam_system_test", folder),
         PSAM_INSTANCE_DIR=str(folder / "instance"),
         PSAM_LOG_LEVEL="INFO",
+        PSAM_ENROLMENT_CODE="system-test-code",
+        PSAM_ENROLMENT_LIMIT="5/hour",
     )
     return env
 

@@ -74,3 +74,29 @@ def test_access_log_lines_are_json_with_the_request_id_and_never_a_token(
     mine = [e for e in access if e.get("request_id") == headers["X-Request-ID"]]
     assert mine and mine[0]["status"] == 401 and mine[0]["path"] == "/api/v1/tokens"
     assert bogus not in log and live_server.admin_token not in log and "probe=1" not in log
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Connection": "close"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_the_enrolment_rate_limit_holds_across_gunicorn_workers(live_server: LiveServer) -> None:
+    """Two workers serve these requests; the count lives in the database, so both see it."""
+    statuses = [
+        post_json(live_server.url + "/api/v1/enrolments", {"code": "wrong"})[0] for _ in range(5)
+    ]
+    assert statuses == [422] * 5
+    status, headers = post_json(
+        live_server.url + "/api/v1/enrolments", {"code": "system-test-code"}
+    )
+    assert status == 429 and int(headers["Retry-After"]) > 0

@@ -1,0 +1,54 @@
+"""Bodies of the researcher's participant views."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from schemas.consent import ConsentStateSchema, ReceiptSchema
+from schemas.fields import StudyId, UtcDateTime
+from schemas.responses import AlertSchema, TaskSchema
+from service.domain.tasks import TASK_STATUSES
+
+_STATES = ("not-consented", "consented", "needs-reconsent", "withdrawn", "erased")
+
+
+class ParticipantQuerySchema(Schema):
+    consent_state = fields.String(validate=validate.OneOf(_STATES))
+    site = fields.String(validate=validate.Length(min=1, max=64))
+    task_status = fields.String(validate=validate.OneOf(TASK_STATUSES))
+    after = StudyId(metadata={"description": "The next_after of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ParticipantSummarySchema(Schema):
+    study_id = fields.String(required=True)
+    site = fields.String(allow_none=True, required=True)
+    enrolled_at = UtcDateTime(required=True)
+    consent = fields.Nested(ConsentStateSchema, required=True)
+    task_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    open_alerts = fields.Integer(required=True)
+
+
+class ParticipantPageSchema(Schema):
+    participants = fields.List(fields.Nested(ParticipantSummarySchema), required=True)
+    next_after = fields.String(allow_none=True, required=True)
+
+
+class ParticipantDetailSchema(ParticipantSummarySchema):
+    tasks = fields.List(fields.Nested(TaskSchema), required=True)
+    alerts = fields.List(fields.Nested(AlertSchema), required=True)
+    events = fields.List(fields.Nested(ReceiptSchema), required=True)
+
+
+class ContactDetailsSchema(Schema):
+    study_id = fields.String(required=True)
+    name = fields.String(allow_none=True, required=True)
+    email = fields.String(allow_none=True, required=True)
+    phone = fields.String(allow_none=True, required=True)
+
+
+class NewTokenSchema(Schema):
+    study_id = fields.String(required=True)
+    token = fields.String(
+        required=True, metadata={"description": "Shown once; the old one is revoked"}
+    )

@@ -1,0 +1,161 @@
+"""What researchers see of participants: status and tasks without identifiers, contact
+details only when consent allows, new tokens for lost links. Every call is access-logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.domain.consent import ERASED
+from service.domain.errors import ConflictError, ContactNotPermittedError
+from service.models import Alert, Participant
+from service.services.audit import record_access
+from service.services.consent import history, state_of
+from service.services.keyring import KeyringSource
+from service.services.ledger import LedgerWriter
+from service.services.responses import participant, tasks_for
+from service.services.tokens import Principal, issue_participant_token
+from service.services.vault import Vault
+
+CONTACT_KINDS = ("name", "email", "phone")
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    study_id: str
+    site: str | None
+    enrolled_at: dt.datetime
+    consent: dict[str, Any]
+    task_counts: dict[str, int]
+    open_alerts: int
+    tasks: list[Any] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+
+
+def _view(session: Session, person: Participant, detail: bool) -> ParticipantView:
+    state = state_of(session, person.study_id)
+    erased = state.state == ERASED
+    tasks = [] if erased else tasks_for(session, person.study_id)
+    alerts = list(
+        session.scalars(
+            select(Alert).where(Alert.study_id == person.study_id).order_by(Alert.raised_at)
+        )
+    )
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.status] = counts.get(task.status, 0) + 1
+    events = history(session, person.study_id) if detail else []
+    if erased:  # only the study ID and the withdrawal events remain to be shown
+        events = [e for e in events if e.type == "withdrawal"]
+    return ParticipantView(
+        study_id=person.study_id,
+        site=None if erased else person.site,
+        enrolled_at=person.enrolled_at,
+        consent=asdict(state),
+        task_counts=counts,
+        open_alerts=sum(1 for a in alerts if a.status == "open"),
+        tasks=tasks if detail else [],
+        alerts=alerts if detail else [],
+        events=events,
+    )
+
+
+def list_participants(
+    session: Session,
+    writer: LedgerWriter,
+    principal: Principal,
+    *,
+    consent_state: str | None = None,
+    site: str | None = None,
+    task_status: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[ParticipantView], str | None]:
+    """A page of participants in study-ID order, filtered; the next page starts after the
+    returned study ID. Commits the access entry."""
+    writer.lock("access")
+    query = select(Participant).order_by(Participant.study_id)
+    if site is not None:
+        query = query.where(Participant.site == site)
+    if after is not None:
+        query = query.where(Participant.study_id > after)
+    found: list[ParticipantView] = []
+    last_seen: str | None = None
+    for person in session.scalars(query):
+        last_seen = person.study_id
+        view = _view(session, person, detail=False)
+        if consent_state is not None and view.consent["state"] != consent_state:
+            continue
+        if task_status is not None and not view.task_counts.get(task_status):
+            continue
+        found.append(view)
+        if len(found) == limit:
+            break
+    more = len(found) == limit and last_seen is not None
+    record_access(
+        writer,
+        principal,
+        "participants.list",
+        filters={"consent_state": consent_state, "site": site, "task_status": task_status},
+        rows=len(found),
+    )
+    session.commit()
+    return found, (last_seen if more else None)
+
+
+def participant_detail(
+    session: Session, writer: LedgerWriter, principal: Principal, study_id: str
+) -> ParticipantView:
+    """One participant: consent state, tasks, alerts, consent events. Commits the access entry."""
+    writer.lock("access")
+    view = _view(session, participant(session, study_id), detail=True)
+    record_access(writer, principal, "participant.read", study_id=study_id, rows=1)
+    session.commit()
+    return view
+
+
+def contact_details(
+    session: Session,
+    keys: KeyringSource,
+    writer: LedgerWriter,
+    principal: Principal,
+    study_id: str,
+) -> dict[str, str | None]:
+    """Name, email and phone, only while consent in force includes interview contact."""
+    writer.lock("access")
+    participant(session, study_id)
+    if not state_of(session, study_id).allows_contact:
+        raise ContactNotPermittedError(
+            "This participant's consent in force does not include being contacted about an "
+            "interview: their contact details are not shown."
+        )
+    values = dict(Vault(session, keys).identities(study_id))
+    contact: dict[str, str | None] = {kind: values.get(kind) for kind in CONTACT_KINDS}
+    record_access(
+        writer,
+        principal,
+        "participant.contact.read",
+        study_id=study_id,
+        rows=sum(v is not None for v in contact.values()),
+    )
+    session.commit()
+    return {"study_id": study_id, **contact}
+
+
+def reissue_token(
+    session: Session, writer: LedgerWriter, principal: Principal, study_id: str
+) -> tuple[str, str]:
+    """A new participant token for a lost link; the old one stops working. Commits."""
+    writer.lock("access")
+    participant(session, study_id)
+    if state_of(session, study_id).state == ERASED:
+        raise ConflictError("This participant's data has been erased: no new token is issued.")
+    token = issue_participant_token(session, study_id)
+    record_access(writer, principal, "participant.token.reissue", study_id=study_id, rows=1)
+    session.commit()
+    return study_id, token
