@@ -85,13 +85,14 @@ def history(session: Session, study_id: str) -> list[Receipt]:
     return [receipt_of(e) for e in _events(session, study_id)]
 
 
-def _participant(session: Session, study_id: str) -> Participant:
-    participant = session.scalars(
+def participant(session: Session, study_id: str) -> Participant:
+    """A participant by study ID, or NotFoundError."""
+    found = session.scalars(
         select(Participant).where(Participant.study_id == study_id)
     ).one_or_none()
-    if participant is None:
+    if found is None:
         raise NotFoundError(f"There is no participant {study_id}.")
-    return participant
+    return found
 
 
 def sign_consent(
@@ -149,7 +150,7 @@ def withdraw(
     """Record a withdrawal (erasing first for ``stop-and-erase``). Commits."""
     acting_staff = principal.study_id is None
     writer.lock("consent", *(("access",) if acting_staff else ()))
-    _participant(session, study_id)
+    participant(session, study_id)
     fault = withdrawal_fault(state_of(session, study_id), scope)
     if fault:
         raise ConflictError(fault)

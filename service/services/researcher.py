@@ -14,10 +14,10 @@ from service.domain.consent import ERASED
 from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.models import Alert, Participant
 from service.services.audit import record_access
-from service.services.consent import history, state_of
+from service.services.consent import history, participant, state_of
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
-from service.services.responses import participant, tasks_for
+from service.services.responses import tasks_for
 from service.services.tokens import Principal, issue_participant_token
 from service.services.vault import Vault
 

@@ -26,9 +26,9 @@ from service.domain.instruments import Instrument, parse_instrument, validate_an
 from service.domain.protocol import Protocol, parse_protocol
 from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
-from service.models import Alert, InstrumentVersion, Participant, ProtocolVersion, Response
+from service.models import Alert, InstrumentVersion, ProtocolVersion, Response
 from service.services.catalogue import get_version
-from service.services.consent import consent_form, state_of
+from service.services.consent import consent_form, participant, state_of
 from service.services.keyring import KeyringSource
 from service.services.vault import Vault
 
@@ -78,15 +78,6 @@ def current_protocol(session: Session) -> Protocol:
         )
         _PROTOCOLS[row.sha256] = parse_protocol(row.definition, {(i, v) for i, v in published})
     return _PROTOCOLS[row.sha256]
-
-
-def participant(session: Session, study_id: str) -> Participant:
-    found = session.scalars(
-        select(Participant).where(Participant.study_id == study_id)
-    ).one_or_none()
-    if found is None:
-        raise NotFoundError(f"There is no participant {study_id}.")
-    return found
 
 
 def require_consent(session: Session, study_id: str) -> None:
@@ -216,6 +207,20 @@ def _own(session: Session, study_id: str, response_id: uuid.UUID) -> Response:
     return row
 
 
+def _open_draft(
+    session: Session, keys: KeyringSource, study_id: str, response_id: uuid.UUID
+) -> tuple[Response, Vault, dict[str, Any], Instrument]:
+    """A draft the participant may still change now, with its answers decrypted."""
+    row = _own(session, study_id, response_id)
+    if row.status == SUBMITTED:
+        raise ConflictError("This response is submitted: it can no longer be changed.")
+    require_consent(session, study_id)
+    _check_window(session, study_id, row.timepoint, utcnow().date())
+    vault = Vault(session, keys)
+    answers = vault.decrypt(row.answers, "responses", "answers", row.id, study_id)
+    return row, vault, answers, instrument(session, row.instrument_id, row.version)
+
+
 def save_answers(
     session: Session,
     keys: KeyringSource,
@@ -224,19 +229,12 @@ def save_answers(
     patch: Mapping[str, Any],
 ) -> ResponseView:
     """Merge partial answers into a draft (JSON merge patch: null clears an answer). Commits."""
-    row = _own(session, study_id, response_id)
-    if row.status == SUBMITTED:
-        raise ConflictError("A submitted response cannot be changed.")
-    require_consent(session, study_id)
-    _check_window(session, study_id, row.timepoint, utcnow().date())
-    vault = Vault(session, keys)
-    answers = vault.decrypt(row.answers, "responses", "answers", row.id, study_id)
+    row, vault, answers, inst = _open_draft(session, keys, study_id, response_id)
     for item, value in patch.items():
         if value is None:
             answers.pop(item, None)
         else:
             answers[item] = value
-    inst = instrument(session, row.instrument_id, row.version)
     errors = validate_answers(inst, answers, complete=False)
     if errors:
         raise _answer_errors(errors)
@@ -250,14 +248,7 @@ def submit_response(
     session: Session, keys: KeyringSource, study_id: str, response_id: uuid.UUID
 ) -> ResponseView:
     """Validate everything, score, raise alerts; the response is then immutable. Commits."""
-    row = _own(session, study_id, response_id)
-    if row.status == SUBMITTED:
-        raise ConflictError("This response is already submitted.")
-    require_consent(session, study_id)
-    _check_window(session, study_id, row.timepoint, utcnow().date())
-    vault = Vault(session, keys)
-    answers = vault.decrypt(row.answers, "responses", "answers", row.id, study_id)
-    inst = instrument(session, row.instrument_id, row.version)
+    row, vault, answers, inst = _open_draft(session, keys, study_id, response_id)
     errors = validate_answers(inst, answers, complete=True)
     if errors:
         raise _answer_errors(errors)
