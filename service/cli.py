@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import sys
@@ -18,11 +19,12 @@ from flask.cli import AppGroup
 
 from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
+from service.domain.errors import DomainError
 from service.domain.ledger import LOGS
 from service.domain.tokens import STAFF_ROLES
 from service.migrate import alembic_config
-from service.resources import get_keys
-from service.services import ledger, tokens
+from service.resources import get_keys, ledger_writer
+from service.services import exports, ledger, tokens
 from service.services.catalogue import sync_definitions
 from service.services.definitions import DefinitionFileError, load_definitions
 from service.services.keyring import KeyringSource, write_keyring_file
@@ -33,12 +35,14 @@ from service.services.keys import (
     retire_kek,
     rewrap_data_keys,
 )
+from service.services.tokens import Principal
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 instruments_cli = AppGroup("instruments", help="The instrument catalogue.")
 tokens_cli = AppGroup("tokens", help="Staff API tokens.")
 keys_cli = AppGroup("keys", help="The keyring: KEKs, rotation, retirement.")
 audit_cli = AppGroup("audit", help="The consent and access logs.")
+export_cli = AppGroup("export", help="Analyst exports to files.")
 _log_option = click.option(
     "--log", "logs", type=click.Choice(LOGS), multiple=True, help="Default: both logs."
 )
@@ -301,6 +305,74 @@ def audit_export(out: Path, log: str, public_key_out: Path | None) -> None:
         click.echo(f"wrote the checkpoint public key to {public_key_out}")
 
 
+@export_cli.command("responses")
+@click.option("--instrument", required=True)
+@click.option("--version", "versions", multiple=True, help="Repeat for several; default all.")
+@click.option("--timepoint")
+@click.option("--submitted-since", type=click.DateTime(), help="UTC")
+@click.option("--submitted-until", type=click.DateTime(), help="UTC")
+@click.option("--consent-clause")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv")
+@click.option("--labels", is_flag=True, help="Option labels instead of codes.")
+@click.option("--include-free-text", is_flag=True)
+@click.option("--pseudonyms", type=click.Choice(["study-id", "per-export"]), default="study-id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export_responses(
+    instrument: str,
+    versions: tuple[str, ...],
+    timepoint: str | None,
+    submitted_since: dt.datetime | None,
+    submitted_until: dt.datetime | None,
+    consent_clause: str | None,
+    fmt: str,
+    labels: bool,
+    include_free_text: bool,
+    pseudonyms: str,
+    out: Path,
+) -> None:
+    """Export responses to a file, with the same filters and manifest as the API."""
+    request = exports.ExportRequest(
+        instrument=instrument,
+        versions=versions,
+        timepoint=timepoint,
+        submitted_since=_utc(submitted_since),
+        submitted_until=_utc(submitted_until),
+        consent_clause=consent_clause,
+        format=fmt,
+        labels=labels,
+        include_free_text=include_free_text,
+        pseudonyms=pseudonyms,
+    )
+    session, keys, operator = get_session(), _keys(), Principal.operator()
+    try:
+        export = exports.begin_export(session, ledger_writer(session), operator, request)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    reading = get_db().read_sessionmaker()
+    completed = False
+    try:
+        with (
+            out.open("wb") as handle,
+            click.progressbar(
+                length=exports.count_rows(reading, export), label="exporting", file=sys.stderr
+            ) as bar,
+        ):
+            for chunk in exports.export_chunks(reading, keys, export):
+                handle.write(chunk)
+                bar.update(export.rows - bar.pos)
+        completed = True
+    finally:
+        reading.close()
+        manifest = exports.finish_export(
+            session, ledger_writer(session), operator, export, completed
+        )
+    click.echo(f"export {manifest.id}: {manifest.row_count} rows, sha256 {manifest.sha256}")
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
 def register_commands(app: Flask) -> None:
-    for group in (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli):
+    for group in (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli, export_cli):
         app.cli.add_command(group)

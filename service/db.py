@@ -79,8 +79,12 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         dict[str, Any]: JSON,
         list[str]: JSON,
+        list[Any]: JSON,
         dt.datetime: UtcDateTime(),
     }
+
+
+READ_ONLY = "psam_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -112,7 +116,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A long read (an export) must not hold the write lock: under WAL a deferred
+        # transaction reads a snapshot while writers go on.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -121,6 +128,10 @@ class Database:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self.sessionmaker: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        # For long reads that write nothing (exports): no write lock on SQLite.
+        self.read_sessionmaker: sessionmaker[Session] = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     def init_app(self, app: Flask) -> None:
         app.extensions["psam_db"] = self

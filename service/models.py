@@ -240,3 +240,21 @@ class RateLimitWindow(Base):
     key: Mapped[Sha256Hex] = mapped_column(primary_key=True)
     window_start: Mapped[UtcTimestamp]
     count: Mapped[int] = mapped_column(Integer)
+
+
+class ExportManifest(Base):
+    """What an export was: who asked, with which filters, over which versions, and the hash
+    of the exact bytes sent. Written when the stream starts, completed when it ends."""
+
+    __tablename__ = "export_manifests"
+
+    id: Mapped[UuidPk]
+    actor: Mapped[dict[str, Any]]
+    created_at: Mapped[UtcTimestamp] = mapped_column(index=True)
+    completed_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    filters: Mapped[dict[str, Any]]
+    versions: Mapped[list[Any]]
+    format: Mapped[str] = mapped_column(String(8))
+    row_count: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))

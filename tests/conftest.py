@@ -102,14 +102,14 @@ def connection(app: Flask) -> Iterator[Connection]:
     db: Database = app.extensions["psam_db"]
     conn = db.engine.connect()
     outer = conn.begin()
-    original = db.sessionmaker
-    db.sessionmaker = sessionmaker(
+    original = db.sessionmaker, db.read_sessionmaker
+    db.sessionmaker = db.read_sessionmaker = sessionmaker(
         bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
     try:
         yield conn
     finally:
-        db.sessionmaker = original
+        db.sessionmaker, db.read_sessionmaker = original
         outer.rollback()
         conn.close()
 

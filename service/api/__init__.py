@@ -15,6 +15,7 @@ from service.api import (
     alerts,
     audit,
     catalogue,
+    exports,
     health,
     me,
     participants,
@@ -52,6 +53,16 @@ def init_api(app: Flask) -> PsamApi:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "psam_s_... token"}
     )
-    for module in (health, catalogue, participants, me, alerts, audit, tokens, problems):
+    for module in (
+        health,
+        catalogue,
+        participants,
+        me,
+        alerts,
+        exports,
+        audit,
+        tokens,
+        problems,
+    ):
         api.register_blueprint(module.blp)
     return api

@@ -93,9 +93,13 @@ def consent_state(
                 state = ConsentState(
                     state.state, state.form_version, state.form_hash, clauses, scope
                 )
+            elif scope == "stop":
+                # No new data; what was given stays under the consent it was given with.
+                state = ConsentState(
+                    WITHDRAWN, state.form_version, state.form_hash, state.clauses, scope
+                )
             else:
-                final = ERASED if scope == "stop-and-erase" else WITHDRAWN
-                state = ConsentState(final, state.form_version, state.form_hash, {}, scope)
+                state = ConsentState(ERASED, state.form_version, state.form_hash, {}, scope)
     if (
         state.state == CONSENTED
         and state.form_version is not None

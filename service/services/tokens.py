@@ -29,6 +29,7 @@ class AuthenticationError(Exception):
 
 
 PARTICIPANT_ROLE = "participant"
+OPERATOR_ROLE = "operator"  # never held by a token: only by commands run on the server
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,14 @@ class Principal:
         """How this caller is named in the consent and access logs."""
         if self.kind is TokenKind.PARTICIPANT:
             return {"kind": "participant", "token_id": str(self.token_id)}
+        if OPERATOR_ROLE in self.roles:
+            return {"kind": "operator", "label": self.label}
         return {"kind": "staff", "token_id": str(self.token_id), "label": self.label}
+
+    @classmethod
+    def operator(cls, label: str = "command line") -> Principal:
+        """Someone running a command on the server itself, with no token."""
+        return cls(TokenKind.STAFF, uuid.UUID(int=0), label, frozenset({OPERATOR_ROLE}))
 
 
 def create_staff_token(

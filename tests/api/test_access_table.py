@@ -95,6 +95,10 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/api/v1/me/responses/{draft_id}", None, {"owner"}, 404),
     ("PATCH", "/api/v1/me/responses/{draft_id}", {"answers": {"gad7_1": 2}}, {"owner"}, 404),
     ("POST", "/api/v1/me/responses/{draft_id}/submit", None, {"owner"}, 404),
+    ("GET", "/api/v1/exports/responses?instrument=phq-9", None, {"analyst"}, 403),
+    ("GET", "/api/v1/exports/codebook?instrument=phq-9", None, {"analyst"}, 403),
+    ("GET", "/api/v1/exports", None, {"analyst"}, 403),
+    ("GET", "/api/v1/exports/{export_id}", None, {"analyst"}, 403),
     ("GET", "/api/v1/audit/consent-log", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/consent-log/verify", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/access-log", None, {"auditor"}, 403),
@@ -138,6 +142,12 @@ def test_caller_against_endpoint(
             headers={"Authorization": f"Bearer {make_token('admin')}"},
         ).get_json()
         path = path.replace("{token_id}", victim["id"])
+    if "{export_id}" in path:
+        done = client.get(
+            "/api/v1/exports/responses?instrument=phq-9",
+            headers={"Authorization": f"Bearer {make_token('analyst')}"},
+        )
+        path = path.replace("{export_id}", done.headers["X-Export-Id"])
     path = path.format(owner=world.owner, alert_id=world.alert_id, draft_id=world.draft_id)
     if body == "signature":
         body = valid_signature(client)
@@ -171,6 +181,9 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<study_id>": "{owner}",
         "<uuid:alert_id>": "{alert_id}",
         "<uuid:response_id>": "{draft_id}",
+        "<uuid:export_id>": "{export_id}",
+        "/exports/responses": "/exports/responses?instrument=phq-9",
+        "/exports/codebook": "/exports/codebook?instrument=phq-9",
     }
     normalised = set()
     for method, rule in served:

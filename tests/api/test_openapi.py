@@ -36,6 +36,10 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/api/v1/me/responses/{response_id}/submit",
         "/api/v1/alerts",
         "/api/v1/alerts/{alert_id}/ack",
+        "/api/v1/exports",
+        "/api/v1/exports/responses",
+        "/api/v1/exports/codebook",
+        "/api/v1/exports/{export_id}",
     } == set(spec["paths"])
 
 

@@ -1,0 +1,68 @@
+"""Parameters and bodies of the analyst exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import Schema, fields, validate
+
+from schemas.fields import UtcDateTime
+
+
+class ExportQuerySchema(Schema):
+    instrument = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)),
+        load_default=list,
+        metadata={"description": "One or several (repeat the parameter); default: all"},
+    )
+    timepoint = fields.String(validate=validate.Length(min=1, max=32))
+    submitted_since = fields.AwareDateTime(default_timezone=dt.UTC)
+    submitted_until = fields.AwareDateTime(default_timezone=dt.UTC)
+    consent_clause = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Only participants whose consent in force includes it"},
+    )
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "ndjson")))
+    labels = fields.Boolean(
+        load_default=False, metadata={"description": "Option labels, not codes"}
+    )
+    include_free_text = fields.Boolean(load_default=False)
+    pseudonyms = fields.String(
+        load_default="study-id", validate=validate.OneOf(("study-id", "per-export"))
+    )
+
+
+class CodebookQuerySchema(Schema):
+    instrument = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.List(fields.String(validate=validate.Length(min=1, max=32)), load_default=list)
+    include_free_text = fields.Boolean(load_default=False)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+class VersionHashSchema(Schema):
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+
+
+class ManifestSchema(Schema):
+    id = fields.UUID(required=True)
+    actor = fields.Dict(required=True)
+    created_at = UtcDateTime(required=True)
+    completed_at = UtcDateTime(allow_none=True, required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(("streaming", "complete", "aborted"))
+    )
+    filters = fields.Dict(required=True)
+    versions = fields.List(fields.Nested(VersionHashSchema), required=True)
+    format = fields.String(required=True)
+    row_count = fields.Integer(allow_none=True, required=True)
+    sha256 = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "SHA-256 of the exact bytes sent"},
+    )
+
+
+class ManifestListSchema(Schema):
+    exports = fields.List(fields.Nested(ManifestSchema), required=True)

@@ -1,0 +1,139 @@
+"""Analyst exports: streamed CSV or NDJSON, the codebook, and the manifests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, stream_with_context
+from flask_smorest import Blueprint
+
+from schemas.exports import (
+    CodebookQuerySchema,
+    ExportQuerySchema,
+    ManifestListSchema,
+    ManifestSchema,
+)
+from service.api.access import current_principal, requires_roles
+from service.db import get_db, get_session
+from service.domain.export import codebook
+from service.models import ExportManifest
+from service.resources import get_keys, ledger_writer
+from service.services import exports
+
+blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="For analysts")
+
+_STREAM_DOC = {
+    "responses": {
+        "200": {
+            "description": "One row per submitted response; the X-Export-Id header names the "
+            "manifest, completed when the stream ends",
+            "headers": {"X-Export-Id": {"schema": {"type": "string", "format": "uuid"}}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    }
+}
+
+
+@blp.route("/responses", methods=["GET"])
+@requires_roles("analyst")
+@blp.arguments(ExportQuerySchema, location="query")
+@blp.doc(**_STREAM_DOC)
+def export_responses(query: dict[str, Any]) -> Response:
+    """Submitted responses of one instrument, decrypted and streamed, consent-aware."""
+    request = exports.ExportRequest(
+        instrument=query["instrument"],
+        versions=query["version"],
+        timepoint=query.get("timepoint"),
+        submitted_since=query.get("submitted_since"),
+        submitted_until=query.get("submitted_until"),
+        consent_clause=query.get("consent_clause"),
+        format=query["format"],
+        labels=query["labels"],
+        include_free_text=query["include_free_text"],
+        pseudonyms=query["pseudonyms"],
+    )
+    session, principal, keys = get_session(), current_principal(), get_keys()
+    export = exports.begin_export(session, ledger_writer(session), principal, request)
+
+    def stream() -> Iterator[bytes]:
+        completed = False
+        reading = get_db().read_sessionmaker()  # no write lock held while the rows stream
+        try:
+            yield from exports.export_chunks(reading, keys, export)
+            completed = True
+        finally:
+            reading.close()  # ends the cursor, also when the client has gone
+            exports.finish_export(session, ledger_writer(session), principal, export, completed)
+
+    extension = "csv" if request.format == "csv" else "ndjson"
+    response = Response(stream_with_context(stream()), content_type=export.media_type)
+    response.headers["X-Export-Id"] = str(export.id)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{request.instrument}-{export.id}.{extension}"'
+    )
+    return response
+
+
+@blp.route("/codebook", methods=["GET"])
+@requires_roles("analyst")
+@blp.arguments(CodebookQuerySchema, location="query")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "Per version: columns with labels, types and codes; scores; hash",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    }
+)
+def get_codebook(query: dict[str, Any]) -> Response:
+    """What every column of an export means, per instrument version."""
+    request = exports.ExportRequest(instrument=query["instrument"], versions=query["version"])
+    versions = exports.versions_for(get_session(), request)
+    book = codebook(versions, include_free_text=query["include_free_text"])
+    if query["format"] == "json":
+        return Response(json.dumps(book, ensure_ascii=False), content_type="application/json")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["version", "sha256", "column", "label", "type", "item", "codes"])
+    for version in book["versions"]:
+        for column in version["columns"]:
+            codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
+            writer.writerow(
+                [
+                    version["version"],
+                    version["sha256"],
+                    column["name"],
+                    column["label"],
+                    column["type"],
+                    column["item"] or "",
+                    codes,
+                ]
+            )
+    return Response(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+
+
+@blp.route("", methods=["GET"])
+@requires_roles("analyst")
+@blp.response(200, ManifestListSchema)
+def list_exports() -> dict[str, Any]:
+    """Exports, newest first, with their manifests."""
+    return {"exports": exports.list_manifests(get_session())}
+
+
+@blp.route("/<uuid:export_id>", methods=["GET"])
+@requires_roles("analyst")
+@blp.response(200, ManifestSchema)
+def get_export(export_id: uuid.UUID) -> ExportManifest:
+    """One export's manifest: who, when, filters, versions and hashes, rows, SHA-256."""
+    return exports.get_manifest(get_session(), export_id)
