@@ -27,7 +27,7 @@ from service.domain.export import (
 from service.domain.instruments import Instrument, version_key
 from service.models import ExportManifest, InstrumentVersion, Participant, Response
 from service.services.audit import record_access
-from service.services.consent import consent_form, state_of
+from service.services.consent import consent_form, states_of
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
 from service.services.responses import instrument
@@ -150,42 +150,54 @@ def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iter
     first = csv_line(names) if request.format == "csv" else ""
     yield _count(export, first.encode("utf-8"))
     vault = Vault(session, keys)
-    allowed: dict[str, bool] = {}
-    pending: list[str] = []
-    for response in session.scalars(_responses_query(export).execution_options(yield_per=BATCH)):
-        study_id = response.study_id
-        if study_id not in allowed:
-            state = state_of(session, study_id)
-            allowed[study_id] = state.state != ERASED and (
-                request.consent_clause is None or state.clauses.get(request.consent_clause) is True
-            )
-        if not allowed[study_id]:
-            continue
-        answers = vault.decrypt(response.answers, "responses", "answers", response.id, study_id)
-        scores = (
-            vault.decrypt(response.scores, "responses", "scores", response.id, study_id)
-            if response.scores is not None
-            else []
-        )
-        fixed = [
-            _pseudonym(keys, export.id, study_id)
-            if request.pseudonyms == "per-export"
-            else study_id,
-            response.timepoint,
-            response.instrument_id,
-            response.version,
-            response.instrument_hash,
-            str(response.id),
-            _iso(response.submitted_at),
-        ]
-        values = fixed + row_values(export.columns, answers, scores, labels=request.labels)
-        pending.append(csv_line(values) if request.format == "csv" else ndjson_line(names, values))
-        export.rows += 1
-        if len(pending) >= 100:
-            yield _count(export, "".join(pending).encode("utf-8"))
-            pending.clear()
-    if pending:
-        yield _count(export, "".join(pending).encode("utf-8"))
+    rows = session.scalars(_responses_query(export).execution_options(yield_per=BATCH))
+    for batch in rows.partitions(BATCH):
+        study_ids = {response.study_id for response in batch}
+        vault.preload(study_ids)
+        allowed = _consenting(session, study_ids, request.consent_clause)
+        lines = []
+        for response in batch:
+            if response.study_id not in allowed:
+                continue
+            lines.append(_line(keys, vault, export, names, response))
+            export.rows += 1
+        if lines:
+            yield _count(export, "".join(lines).encode("utf-8"))
+
+
+def _consenting(session: Session, study_ids: set[str], clause: str | None) -> set[str]:
+    """The participants whose rows may go out: not erased, and agreeing to the clause if any."""
+    if clause is None:  # erased participants have no responses left, and the query skips them
+        return study_ids
+    states = states_of(session, study_ids)
+    return {
+        sid
+        for sid, state in states.items()
+        if state.state != ERASED and state.clauses.get(clause) is True
+    }
+
+
+def _line(
+    keys: KeyringSource, vault: Vault, export: Export, names: list[str], response: Response
+) -> str:
+    request, study_id = export.request, response.study_id
+    answers = vault.decrypt(response.answers, "responses", "answers", response.id, study_id)
+    scores = (
+        vault.decrypt(response.scores, "responses", "scores", response.id, study_id)
+        if response.scores is not None
+        else []
+    )
+    fixed = [
+        _pseudonym(keys, export.id, study_id) if request.pseudonyms == "per-export" else study_id,
+        response.timepoint,
+        response.instrument_id,
+        response.version,
+        response.instrument_hash,
+        str(response.id),
+        _iso(response.submitted_at),
+    ]
+    values = fixed + row_values(export.columns, answers, scores, labels=request.labels)
+    return csv_line(values) if request.format == "csv" else ndjson_line(names, values)
 
 
 def count_rows(session: Session, export: Export) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +34,21 @@ class ErasedError(CryptoError):
 class Vault:
     """Encrypts and decrypts one session's fields, caching each participant's data key."""
 
+    # Enough for a batch of an export many times over; bounded so that an export's memory
+    # does not grow with the number of participants.
+    CACHE_SIZE = 4096
+
     def __init__(self, session: Session, keys: KeyringSource):
         self.session = session
         self.keys = keys
-        self._deks: dict[str, DataKey] = {}
+        self._deks: OrderedDict[str, DataKey] = OrderedDict()
+
+    def _remember(self, study_id: str, dek: DataKey) -> DataKey:
+        self._deks[study_id] = dek
+        self._deks.move_to_end(study_id)
+        while len(self._deks) > self.CACHE_SIZE:
+            self._deks.popitem(last=False)
+        return dek
 
     def create_data_key(self, study_id: str) -> DataKey:
         """Give a new participant a data key, wrapped by the primary KEK."""
@@ -57,20 +70,36 @@ class Vault:
                 rewrapped_at=None,
             )
         )
-        self._deks[study_id] = dek
-        return dek
+        return self._remember(study_id, dek)
 
     def data_key(self, study_id: str) -> DataKey:
-        """A participant's data key, unwrapped once per vault."""
-        if study_id not in self._deks:
-            record = self.session.get(DataKeyRecord, study_id)
-            if record is None:
-                raise ErasedError(f"no data key for {study_id}: their data has been erased")
-            keyring = self.keys.current()
+        """A participant's data key, unwrapped once while it stays in the cache."""
+        cached = self._deks.get(study_id)
+        if cached is not None:
+            self._deks.move_to_end(study_id)
+            return cached
+        record = self.session.get(DataKeyRecord, study_id)
+        if record is None:
+            raise ErasedError(f"no data key for {study_id}: their data has been erased")
+        keyring = self.keys.current()
+        if record.kek_id not in keyring.keks:
+            keyring = self.keys.reload()  # a rotation has added a KEK since we read
+        return self._remember(study_id, keyring.unwrap_data_key(record.wrapped, study_id))
+
+    def preload(self, study_ids: Iterable[str]) -> None:
+        """Unwrap many participants' data keys with one query (for exports)."""
+        wanted = {s for s in study_ids if s not in self._deks}
+        if not wanted:
+            return
+        keyring = self.keys.current()
+        for record in self.session.scalars(
+            select(DataKeyRecord).where(DataKeyRecord.study_id.in_(wanted))
+        ):
             if record.kek_id not in keyring.keks:
-                keyring = self.keys.reload()  # a rotation has added a KEK since we read
-            self._deks[study_id] = keyring.unwrap_data_key(record.wrapped, study_id)
-        return self._deks[study_id]
+                keyring = self.keys.reload()
+            self._remember(
+                record.study_id, keyring.unwrap_data_key(record.wrapped, record.study_id)
+            )
 
     def encrypt(
         self, value: Any, table: str, column: str, row_id: uuid.UUID | str, study_id: str
