@@ -52,17 +52,22 @@ def idempotent(view: F) -> F:
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         try:
-            response = make_response(view(*args, **kwargs))
+            with idempotency.deferred_commit(session):
+                response = make_response(view(*args, **kwargs))
         except Exception as exc:
             # A refusal is an answer like any other, and a retry would meet it again; the
             # handlers of service.errors turn every exception into its problem response.
             response = make_response(current_app.handle_user_exception(exc))
-        if response.status_code < 500:
-            idempotency.store(
-                session, keys, claimed.id, response.status_code, response.get_data(as_text=True)
-            )
-        else:
-            idempotency.release(session, claimed.id)
+            if response.status_code < 500:
+                idempotency.store(
+                    session, keys, claimed, response.status_code, response.get_data(as_text=True)
+                )
+            else:
+                idempotency.release(session, claimed)
+            return response
+        idempotency.answer(
+            session, keys, claimed, response.status_code, response.get_data(as_text=True)
+        )
         return response
 
     documented: F = Blueprint.doc(

@@ -1,15 +1,18 @@
 """Idempotency keys: the first answer to a request is kept and replayed to its retries.
 
-A key is claimed in a short transaction of its own before the request runs, so of many
-concurrent requests with one key exactly one runs; the others see it in progress (409) or,
-once it has finished, get its answer replayed. The stored answer is ciphertext under the
-participant's data key.
+The key is claimed, the work done and the answer stored in one transaction (the request's
+own; ``deferred_commit`` holds back the service's commit until the answer is known), so after
+a crash a retry finds either nothing, and runs, or the answer, and gets it replayed. Of many
+concurrent requests with one key, one runs; the others wait on the key's unique index, then
+get its answer. The stored answer is ciphertext under the participant's data key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -22,8 +25,9 @@ from service.models import IdempotencyRecord
 from service.services.keyring import KeyringSource
 from service.services.vault import ErasedError, Vault
 
-# A claim older than this whose request never finished (the process died) may be taken over.
-ABANDONED_AFTER = dt.timedelta(minutes=2)
+# A claim whose work committed but whose answer was never stored (the process died between
+# the two commits) may be taken over after this long; requests take milliseconds.
+ABANDONED_AFTER = dt.timedelta(seconds=10)
 HEADER = "Idempotency-Key"
 
 
@@ -33,30 +37,48 @@ class Replay:
     body: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    id: uuid.UUID
+    study_id: str
+    key: str
+    request_sha256: str
+
+
 def claim(
     session: Session, keys: KeyringSource, study_id: str, key: str, request_sha256: str
-) -> IdempotencyRecord | Replay:
-    """Claim a key for this request, or return the stored answer of the first request."""
-    record = IdempotencyRecord(
-        id=uuid.uuid4(),
-        study_id=study_id,
-        key=key,
-        request_sha256=request_sha256,
-        status_code=None,
-        body=None,
-        created_at=utcnow(),
-    )
-    session.add(record)
-    try:
-        session.commit()
-        return record
-    except IntegrityError:
-        session.rollback()
-    existing = session.scalars(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.study_id == study_id, IdempotencyRecord.key == key
+) -> Claim | Replay:
+    """Claim a key inside the request's transaction, or return the first request's answer."""
+    for _attempt in range(2):
+        existing = session.scalars(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.study_id == study_id, IdempotencyRecord.key == key
+            )
+        ).one_or_none()
+        if existing is not None:
+            return _existing(session, keys, existing, request_sha256)
+        record = IdempotencyRecord(
+            id=uuid.uuid4(),
+            study_id=study_id,
+            key=key,
+            request_sha256=request_sha256,
+            status_code=None,
+            body=None,
+            created_at=utcnow(),
         )
-    ).one()
+        session.add(record)
+        try:
+            session.flush()  # waits here while another transaction holds the same key
+        except IntegrityError:
+            session.rollback()
+            continue
+        return Claim(record.id, study_id, key, request_sha256)
+    raise ConflictError("A request with this Idempotency-Key is still running: retry soon.")
+
+
+def _existing(
+    session: Session, keys: KeyringSource, existing: IdempotencyRecord, request_sha256: str
+) -> Claim | Replay:
     if existing.request_sha256 != request_sha256:
         raise InvalidInputError(
             {HEADER: ["this key was already used for a different request"]},
@@ -65,37 +87,77 @@ def claim(
     if existing.status_code is None or existing.body is None:
         if utcnow() - existing.created_at < ABANDONED_AFTER:
             raise ConflictError("A request with this Idempotency-Key is still running: retry soon.")
-        existing.created_at = utcnow()  # the first attempt died: this one takes over
-        session.commit()
-        return existing
+        existing.created_at = utcnow()  # its process died before answering: take it over
+        session.flush()
+        return Claim(existing.id, existing.study_id, existing.key, existing.request_sha256)
     body = Vault(session, keys).decrypt(
-        existing.body, "idempotency_records", "body", existing.id, study_id
+        existing.body, "idempotency_records", "body", existing.id, existing.study_id
     )
+    status = existing.status_code
     session.rollback()
-    return Replay(existing.status_code, body)
+    return Replay(status, body)
 
 
-def store(
-    session: Session, keys: KeyringSource, record_id: uuid.UUID, status_code: int, body: str
+@contextmanager
+def deferred_commit(session: Session) -> Iterator[None]:
+    """Within the block, a service's commit only flushes: the caller commits once, after."""
+    session.commit = session.flush  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del session.commit  # the class's own commit again
+
+
+def answer(
+    session: Session, keys: KeyringSource, claimed: Claim, status_code: int, body: str
 ) -> None:
-    """Keep the answer for replay (not when the request erased the participant). Commits."""
-    session.rollback()  # leave whatever the request's own transaction left behind
-    record = session.get(IdempotencyRecord, record_id)
-    if record is None:  # erased along with the participant's data
+    """Store the answer beside the work it answers, and commit both. Commits."""
+    record = session.get(IdempotencyRecord, claimed.id)
+    if record is None:  # the request erased the participant, and their records with them
+        session.commit()
         return
     try:
         record.body = Vault(session, keys).encrypt(
             body, "idempotency_records", "body", record.id, record.study_id
         )
+        record.status_code = status_code
     except ErasedError:
-        session.rollback()
-        return
-    record.status_code = status_code
+        session.delete(record)
     session.commit()
 
 
-def release(session: Session, record_id: uuid.UUID) -> None:
-    """Give up a claim after a failure that a retry might not meet. Commits."""
+def store(
+    session: Session, keys: KeyringSource, claimed: Claim, status_code: int, body: str
+) -> None:
+    """Keep a refusal's answer: the request's own changes are dropped, the claim and the
+    answer are written together. Commits."""
     session.rollback()
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+    record = session.get(IdempotencyRecord, claimed.id)
+    if record is None:
+        record = IdempotencyRecord(
+            id=claimed.id,
+            study_id=claimed.study_id,
+            key=claimed.key,
+            request_sha256=claimed.request_sha256,
+            created_at=utcnow(),
+        )
+        session.add(record)
+    try:
+        record.body = Vault(session, keys).encrypt(
+            body, "idempotency_records", "body", record.id, record.study_id
+        )
+    except ErasedError:  # the request erased the participant, and their records with them
+        session.rollback()
+        return
+    record.status_code = status_code
+    try:
+        session.commit()
+    except IntegrityError:  # another request with this key answered first
+        session.rollback()
+
+
+def release(session: Session, claimed: Claim) -> None:
+    """Drop a claim after a server error, so that a retry runs again. Commits."""
+    session.rollback()
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == claimed.id))
     session.commit()
