@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from service.api.access import check_declarations, enforce_access
 from service.config import load_config
 from service.db import Database
 from service.errors import (
+    CLIENT_CLOSED_REQUEST,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
@@ -74,6 +76,10 @@ def _check_body() -> None:
         raise ApiError(
             UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with 'Content-Type: application/json'."
         )
+    request.get_data(cache=True)  # read the whole body now, so the socket shows a hang-up
+    if client_has_gone(request.environ):
+        # Nobody will read the answer: skip the work rather than queue it behind live clients.
+        raise ApiError(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
 
 
 def _common_headers(response: Response) -> Response:
@@ -81,3 +87,18 @@ def _common_headers(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def client_has_gone(environ: dict[str, Any]) -> bool:
+    """Whether the client has already closed its connection (gunicorn's sync workers expose
+    the socket; elsewhere this says no)."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        return False
+    try:
+        peeked: bytes = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return peeked == b""
+    except BlockingIOError:
+        return False  # connected, nothing more sent: the usual case
+    except OSError:
+        return True  # reset by the peer

@@ -111,6 +111,12 @@ TOO_MANY_REQUESTS = ProblemType(
     "Too many requests",
     "This client has sent too many of these requests: wait for the time in Retry-After.",
 )
+CLIENT_CLOSED_REQUEST = ProblemType(
+    "client-closed-request",
+    499,
+    "Client closed request",
+    "The client hung up before the request was served; nothing was done.",
+)
 NOT_READY = ProblemType(
     "not-ready", 503, "Service not ready", "A dependency the service needs is not usable yet."
 )
@@ -138,6 +144,7 @@ CATALOGUE: dict[str, ProblemType] = {
         UNSUPPORTED_MEDIA_TYPE,
         VALIDATION_FAILED,
         TOO_MANY_REQUESTS,
+        CLIENT_CLOSED_REQUEST,
         NOT_READY,
         INTERNAL_ERROR,
     )
