@@ -33,8 +33,8 @@ def measure(label: str, runs: int, action: Callable[[], object]) -> None:
     print(f"{label:<44} {statistics.median(rounds):8.2f} us  (median of 5 rounds x {runs} runs)")
 
 
-def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+def main(runs: int | None = None) -> None:
+    runs = runs or (int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
     keyring = Keyring.generate()
     rotated = keyring.with_new_primary()
     dek = new_data_key()

@@ -8,6 +8,7 @@ threads x 100 appends, then 16 processes x 100. Prints figures; never pass/fail.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -30,11 +31,15 @@ def fresh_postgresql(url: str) -> None:
     admin.dispose()
 
 
-def report(label: str, appends: int, seconds: float) -> None:
-    print(f"{label:<40} {seconds:6.2f} s {appends / seconds:7.0f} appends/s")
+def report(label: str, appends: int, seconds: float) -> float:
+    rate = appends / seconds
+    print(f"{label:<40} {seconds:6.2f} s {rate:7.0f} appends/s")
+    return round(rate)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    argv = sys.argv[1:] if argv is None else argv
+    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         keyring_path = Path(folder) / "keyring.json"
         keyring = Keyring.generate()
@@ -43,17 +48,23 @@ def main() -> None:
         sqlite_url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         command.upgrade(alembic_config(sqlite_url), "head")
         seconds = run_processes(sqlite_url, str(keyring_path), processes=8, each=100)
-        report("sqlite, 8 processes x 100 appends", 800, seconds)
+        figures["sqlite_8_processes"] = report("sqlite, 8 processes x 100 appends", 800, seconds)
 
-        if len(sys.argv) > 1:
-            pg_url = sys.argv[1]
+        if argv:
+            pg_url = argv[0]
             fresh_postgresql(pg_url)
             command.upgrade(alembic_config(pg_url), "head")
             seconds = run_threads(pg_url, keyring, threads=16, each=100)
-            report("postgresql, 16 threads x 100 appends", 1600, seconds)
+            figures["postgresql_16_threads"] = report(
+                "postgresql, 16 threads x 100 appends", 1600, seconds
+            )
             # Threads share one interpreter lock; separate processes are what gunicorn runs.
             seconds = run_processes(pg_url, str(keyring_path), processes=16, each=100)
-            report("postgresql, 16 processes x 100 appends", 1600, seconds)
+            figures["postgresql_16_processes"] = report(
+                "postgresql, 16 processes x 100 appends", 1600, seconds
+            )
+    print(json.dumps({"appends_per_s": figures}))
+    return figures
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ IN_PROGRESS = "in-progress"
 SUBMITTED = "submitted"
 _INSTRUMENTS: dict[str, Instrument] = {}  # published versions never change
 _PROTOCOLS: dict[str, Protocol] = {}
+_BY_VERSION: dict[tuple[str, str], Instrument] = {}
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,12 @@ class ResponseView:
 
 
 def instrument(session: Session, instrument_id: str, version: str) -> Instrument:
-    row = get_version(session, instrument_id, version)
-    return _parsed(row)
+    """A published instrument version, parsed; cached, since a published version never
+    changes (sync refuses a changed file)."""
+    key = (instrument_id, version)
+    if key not in _BY_VERSION:
+        _BY_VERSION[key] = _parsed(get_version(session, instrument_id, version))
+    return _BY_VERSION[key]
 
 
 def _parsed(row: InstrumentVersion) -> Instrument:
@@ -112,8 +117,14 @@ def tasks_for(session: Session, study_id: str, today: dt.date | None = None) -> 
     return tasks
 
 
-def _check_window(session: Session, study_id: str, timepoint_id: str, today: dt.date) -> None:
-    timepoint = find_timepoint(current_protocol(session), timepoint_id)
+def _check_window(
+    session: Session,
+    study_id: str,
+    timepoint_id: str,
+    today: dt.date,
+    protocol: Protocol | None = None,
+) -> None:
+    timepoint = find_timepoint(protocol or current_protocol(session), timepoint_id)
     if timepoint is None:
         raise InvalidInputError({"timepoint": [f"no timepoint {timepoint_id!r} in the protocol"]})
     opens, closes = window(timepoint, participant(session, study_id).enrolled_at.date())
@@ -152,7 +163,7 @@ def start_response(
             {"instrument": [f"{instrument_id} {version} is not asked for at {timepoint} ({asked})"]}
         )
     today = utcnow().date()
-    _check_window(session, study_id, timepoint, today)
+    _check_window(session, study_id, timepoint, today, protocol)
     existing = session.scalars(
         select(Response).where(
             Response.study_id == study_id,

@@ -1,0 +1,53 @@
+"""Run every benchmark: ``python -m bench`` (full size, a few minutes) or ``--quick``.
+
+The PostgreSQL database comes from DATABASE_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/psam_bench); the benchmarks empty it and a
+sibling database ``<name>_export``. Each prints its figures and a final JSON line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sqlalchemy import make_url
+
+from bench import bench_crypto, bench_export, bench_ledger, bench_submit
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/psam_bench"
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv[1:]
+    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    os.environ["DATABASE_URL"] = url
+    export_url = make_url(url)
+    export_url = export_url.set(database=f"{export_url.database}_export")
+    export_db = export_url.render_as_string(hide_password=False)
+
+    print("== field encryption", flush=True)
+    bench_crypto.main(2_000 if quick else 20_000)
+    print("== ledger: concurrent consent appends", flush=True)
+    bench_ledger.main([url])
+    print("== submit: the service against a bare INSERT", flush=True)
+    seconds = "4" if quick else "15"
+    bench_submit.main(["--seconds", seconds, "--participants", "1500" if quick else "6000"])
+    print("== submit with responses already stored", flush=True)
+    existing = "30000" if quick else "1000000"
+    bench_submit.main(
+        [
+            "--seconds",
+            seconds,
+            "--participants",
+            "1500" if quick else "6000",
+            "--existing",
+            existing,
+        ]
+    )
+    for rows in ("20000",) if quick else ("100000", "1000000"):
+        print(f"== export of {rows} responses", flush=True)
+        bench_export.main([export_db, rows])
+
+
+if __name__ == "__main__":
+    main()
