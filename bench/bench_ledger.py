@@ -14,21 +14,12 @@ import tempfile
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, make_url, text
 
+from bench.fixtures import fresh
 from bench.ledger_load import run_processes, run_threads
 from service.domain.crypto import Keyring
 from service.migrate import alembic_config
 from service.services.keyring import write_keyring_file
-
-
-def fresh_postgresql(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def report(label: str, appends: int, seconds: float) -> float:
@@ -52,8 +43,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
         if argv:
             pg_url = argv[0]
-            fresh_postgresql(pg_url)
-            command.upgrade(alembic_config(pg_url), "head")
+            fresh(pg_url).dispose()
             seconds = run_threads(pg_url, keyring, threads=16, each=100)
             figures["postgresql_16_threads"] = report(
                 "postgresql, 16 threads x 100 appends", 1600, seconds

@@ -180,4 +180,11 @@ class Cohort:
                 conn.execute(insert(ConsentLogEntry), rows["e"])
                 if rows["r"]:
                     conn.execute(insert(Response), rows["r"])
+        self.analyze()
         return people
+
+    def analyze(self) -> None:
+        """Give the planner statistics, as a database in use would have after a bulk load."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
