@@ -25,7 +25,14 @@ from service.api.idempotency import idempotent
 from service.db import get_session
 from service.resources import get_keys, ledger_writer
 from service.services import responses
-from service.services.consent import Receipt, history, sign_consent, state_of, withdraw
+from service.services.consent import (
+    Receipt,
+    history,
+    participant,
+    sign_consent,
+    state_of,
+    withdraw,
+)
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1", description="A participant's own calls")
 
@@ -43,10 +50,11 @@ def me() -> dict[str, Any]:
     """Your study ID, your consent state and your tasks by timepoint."""
     study_id = _own_study_id()
     session = get_session()
+    consent = state_of(session, study_id)
     return {
         "study_id": study_id,
-        "consent": asdict(state_of(session, study_id)),
-        "tasks": responses.tasks_for(session, study_id),
+        "consent": asdict(consent),
+        "tasks": responses.tasks_for(session, participant(session, study_id), consent),
     }
 
 

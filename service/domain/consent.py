@@ -30,10 +30,6 @@ class ConsentState:
     withdrawal: str | None = None
 
     @property
-    def accepts_new_data(self) -> bool:
-        return self.state == CONSENTED
-
-    @property
     def allows_contact(self) -> bool:
         """Consent in force (even if a newer form awaits signing) includes interview contact."""
         in_force = self.state in (CONSENTED, NEEDS_RECONSENT)

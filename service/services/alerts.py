@@ -16,8 +16,6 @@ from service.services.ledger import LedgerWriter
 from service.services.tokens import Principal
 from service.services.vault import Vault
 
-ALERT_STATUSES = ("open", "acknowledged")
-
 
 def list_alerts(
     session: Session,

@@ -40,7 +40,7 @@ class ParticipantView:
 def _view(session: Session, person: Participant, detail: bool) -> ParticipantView:
     state = state_of(session, person.study_id)
     erased = state.state == ERASED
-    tasks = [] if erased else tasks_for(session, person.study_id)
+    tasks = [] if erased else tasks_for(session, person, state)
     alerts = list(
         session.scalars(
             select(Alert).where(Alert.study_id == person.study_id).order_by(Alert.raised_at)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.db import utcnow
 from service.domain import consent as consent_rules
+from service.domain.consent import ConsentState
 from service.domain.errors import (
     ConflictError,
     ConsentRequiredError,
@@ -26,7 +27,7 @@ from service.domain.instruments import Instrument, parse_instrument, validate_an
 from service.domain.protocol import Protocol, parse_protocol
 from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
-from service.models import Alert, InstrumentVersion, ProtocolVersion, Response
+from service.models import Alert, InstrumentVersion, Participant, ProtocolVersion, Response
 from service.services.catalogue import get_version
 from service.services.consent import consent_form, participant, state_of
 from service.services.keyring import KeyringSource
@@ -99,19 +100,19 @@ def require_consent(session: Session, study_id: str) -> None:
     raise ConsentRequiredError("Sign the consent form (POST /api/v1/me/consent) first.")
 
 
-def tasks_for(session: Session, study_id: str, today: dt.date | None = None) -> list[Task]:
-    """The participant's tasks; an outstanding consent comes first."""
-    person = participant(session, study_id)
+def tasks_for(
+    session: Session, person: Participant, consent: ConsentState, today: dt.date | None = None
+) -> list[Task]:
+    """The participant's tasks, given their consent state; an outstanding consent comes first."""
     today = today or utcnow().date()
     rows = session.execute(
         select(Response.timepoint, Response.instrument_id, Response.id, Response.status).where(
-            Response.study_id == study_id
+            Response.study_id == person.study_id
         )
     )
     summaries = {(t, i): ResponseSummary(str(rid), status) for t, i, rid, status in rows}
     tasks = build_tasks(current_protocol(session), person.enrolled_at.date(), today, summaries)
-    state = state_of(session, study_id).state
-    if state in (consent_rules.NOT_CONSENTED, consent_rules.NEEDS_RECONSENT):
+    if consent.state in (consent_rules.NOT_CONSENTED, consent_rules.NEEDS_RECONSENT):
         form = consent_form(session)
         tasks.insert(0, Task("consent", form.id, form.version, "open", today, today))
     return tasks

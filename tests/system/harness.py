@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,12 +142,3 @@ def consented_participant(base: str, deployment: Deployment) -> tuple[str, str]:
     status, receipt = call(base, "POST", "/api/v1/me/consent", body, bearer(made["token"]))
     assert status == 201, receipt
     return made["study_id"], made["token"]
-
-
-def wait_for(predicate: Any, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
