@@ -65,21 +65,10 @@ async def _connection(
             head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             started = time.perf_counter()
-            writer.write(head.encode() + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            length, close = 0, False
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-                elif name.lower() == "connection" and "close" in value.lower():
-                    close = True
-            await reader.readexactly(length)
-            status = int(status_line.split()[1]) if status_line else 0
+            try:
+                status, close = await _exchange(reader, writer, head.encode() + body)
+            except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
+                status, close = 0, True  # the server dropped the connection: an error, go on
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             if status in ok:
                 result.done += 1
@@ -90,6 +79,27 @@ async def _connection(
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
     finally:
         writer.close()
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bool]:
+    """Send one request, read its answer: the status, and whether the server will close."""
+    writer.write(request)
+    await writer.drain()
+    status_line = await reader.readline()
+    length, close = 0, False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "connection" and "close" in value.lower():
+            close = True
+    await reader.readexactly(length)
+    return int(status_line.split()[1]), close
 
 
 def run_load(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import create_app
 from service.config import PROJECT_ROOT, config_for_tests
-from service.db import Database
+from service.db import Database, get_db
 from service.domain.crypto import Keyring
 from service.migrate import alembic_config
 from service.services.catalogue import sync_definitions
@@ -198,3 +198,19 @@ def valid_signature(client: FlaskClient, **changes: object) -> dict[str, object]
     }
     body.update(changes)
     return body
+
+
+def consented_participant(app: Flask) -> tuple[FlaskClient, str, str]:
+    """On an app of its own (``fresh_app``): sync the catalogue, enrol a participant through
+    the API and sign their consent. Returns a client, their study ID and their token."""
+    with app.app_context(), get_db().sessionmaker() as session:
+        sync_definitions(session, load_definitions(INSTRUMENTS))
+        staff = create_staff_token(session, ["researcher"], "r")[1]
+    client = app.test_client()
+    made = client.post(
+        "/api/v1/participants", json={}, headers={"Authorization": f"Bearer {staff}"}
+    ).get_json()
+    me = {"Authorization": f"Bearer {made['token']}"}
+    signed = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
+    assert signed.status_code == 201
+    return client, made["study_id"], made["token"]

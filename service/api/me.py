@@ -28,11 +28,10 @@ from service.services import responses
 from service.services.consent import (
     Receipt,
     history,
-    participant,
     sign_consent,
-    state_of,
     withdraw,
 )
+from service.services.context import participant_context
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1", description="A participant's own calls")
 
@@ -50,11 +49,11 @@ def me() -> dict[str, Any]:
     """Your study ID, your consent state and your tasks by timepoint."""
     study_id = _own_study_id()
     session = get_session()
-    consent = state_of(session, study_id)
+    context = participant_context(session, study_id)
     return {
         "study_id": study_id,
-        "consent": asdict(consent),
-        "tasks": responses.tasks_for(session, participant(session, study_id), consent),
+        "consent": asdict(context.consent),
+        "tasks": responses.tasks_for(session, context),
     }
 
 

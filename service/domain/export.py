@@ -134,14 +134,34 @@ def header(columns: Sequence[Column]) -> list[str]:
 
 def csv_line(values: Iterable[Any]) -> str:
     """One RFC 4180 record (CRLF-terminated); booleans as 1/0, missing as empty."""
+    return csv_lines([["" if v is None else int(v) if isinstance(v, bool) else v for v in values]])
+
+
+def csv_lines(records: Iterable[list[Any]], booleans: Sequence[int] = ()) -> str:
+    """RFC 4180 records from one writer, each as ``csv_line`` writes it; only the positions
+    in ``booleans`` can hold a boolean (written as 1/0). The records are changed in place."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["" if v is None else int(v) if isinstance(v, bool) else v for v in values])
+    writer = csv.writer(buffer, lineterminator="\r\n")  # writes None as an empty field
+    for values in records:
+        for position in booleans:
+            value = values[position]
+            if isinstance(value, bool):
+                values[position] = int(value)
+        writer.writerow(values)
     return buffer.getvalue()
+
+
+def boolean_positions(columns: Sequence[Column]) -> list[int]:
+    """Where, in a row of ``header(columns)``, a value may be a boolean."""
+    return [len(FIXED_COLUMNS) + i for i, c in enumerate(columns) if c.type == "boolean"]
 
 
 def ndjson_line(names: Sequence[str], values: Sequence[Any]) -> str:
     return json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False) + "\n"
+
+
+def ndjson_lines(names: Sequence[str], records: Iterable[Sequence[Any]]) -> str:
+    return "".join(ndjson_line(names, values) for values in records)
 
 
 def codebook(versions: Sequence[Instrument], *, include_free_text: bool) -> dict[str, Any]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
 from service.domain.errors import NotFoundError
-from service.domain.instruments import version_key
+from service.domain.instruments import Instrument, parse_instrument, version_key
+from service.domain.protocol import Protocol, parse_protocol
 from service.models import InstrumentVersion, ProtocolVersion
 from service.services.definitions import DefinitionSet
 
@@ -140,3 +142,86 @@ def current_consent_form(session: Session) -> InstrumentVersion:
     if not rows:
         raise NotFoundError("No consent form has been published yet.")
     return max(rows, key=lambda r: version_key(r.version))
+
+
+# --- the catalogue in force, parsed once per process ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every published version, parsed: what the service checks answers and consent against.
+
+    Published versions never change (sync refuses a changed file) and are never removed, so a
+    parsed catalogue stays right until a sync adds a version; ``fingerprint_columns`` tell
+    when that has happened, and can ride along with a query the caller makes anyway.
+    """
+
+    fingerprint: tuple[Any, ...]
+    instruments: Mapping[tuple[str, str], Instrument]
+    consent_forms: Sequence[Instrument]  # oldest version first
+    protocol_in_force: Protocol | None
+
+    def instrument(self, instrument_id: str, version: str) -> Instrument:
+        """One published version, or NotFoundError."""
+        found = self.instruments.get((instrument_id, version))
+        if found is None:
+            raise NotFoundError(f"There is no instrument {instrument_id} version {version}.")
+        return found
+
+    @property
+    def consent_form(self) -> Instrument:
+        """The consent form in force: the highest published version of kind ``consent``."""
+        if not self.consent_forms:
+            raise NotFoundError("No consent form has been published yet.")
+        return self.consent_forms[-1]
+
+    @property
+    def protocol(self) -> Protocol:
+        """The newest published protocol."""
+        if self.protocol_in_force is None:
+            raise NotFoundError("No protocol has been published yet: run 'instruments sync'.")
+        return self.protocol_in_force
+
+
+def fingerprint_columns() -> list[ColumnElement[Any]]:
+    """Scalar subqueries that change whenever a version is published (or a database is
+    swapped for another): how many versions there are, and when the last one came."""
+    columns: list[ColumnElement[Any]] = []
+    for table in (InstrumentVersion.__table__, ProtocolVersion.__table__):
+        columns.append(select(func.count()).select_from(table).scalar_subquery())
+        columns.append(select(func.max(table.c.published_at)).scalar_subquery())
+    return columns
+
+
+_FINGERPRINT = select(*fingerprint_columns())
+_LATEST: list[Catalogue] = []  # this process's parsed catalogue, if any
+
+
+def catalogue(session: Session, fingerprint: Sequence[Any] | None = None) -> Catalogue:
+    """The catalogue in force. Pass the values of ``fingerprint_columns`` when they came with
+    another query; otherwise they are read here (one small query)."""
+    if fingerprint is None:
+        fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
+    key = (str(session.get_bind().engine.url), *fingerprint)
+    if _LATEST and _LATEST[0].fingerprint == key:
+        return _LATEST[0]
+    loaded = _load_catalogue(session, key)
+    _LATEST[:] = [loaded]
+    return loaded
+
+
+def _load_catalogue(session: Session, key: tuple[Any, ...]) -> Catalogue:
+    parsed = {
+        (row.instrument_id, row.version): parse_instrument(row.definition)
+        for row in session.scalars(select(InstrumentVersion))
+    }
+    forms = sorted(
+        (i for i in parsed.values() if i.kind == "consent"), key=lambda i: version_key(i.version)
+    )
+    protocols = list(session.scalars(select(ProtocolVersion)))
+    protocol = None
+    if protocols:
+        newest = max(protocols, key=lambda r: version_key(r.version))
+        questionnaires = {k for k, i in parsed.items() if i.kind == "questionnaire"}
+        protocol = parse_protocol(newest.definition, questionnaires)
+    return Catalogue(key, parsed, forms, protocol)

@@ -20,17 +20,16 @@ from service.domain.consent import (
     withdrawal_fault,
 )
 from service.domain.errors import ConflictError, InvalidInputError, NotFoundError, WithdrawnError
-from service.domain.instruments import Instrument, parse_instrument
+from service.domain.instruments import Instrument
 from service.domain.ledger import Entry
 from service.models import ConsentLogEntry, Participant
 from service.services.audit import record_access
-from service.services.catalogue import current_consent_form
+from service.services.catalogue import catalogue
+from service.services.context import lock_for_withdrawal, participant_context
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter, entries_of
 from service.services.tokens import Principal, revoke_participant_tokens
 from service.services.vault import Vault, shred_participant
-
-_PARSED: dict[str, Instrument] = {}  # published versions never change, so parse each once
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,7 @@ def receipt_of(entry: Entry) -> Receipt:
 
 def consent_form(session: Session) -> Instrument:
     """The consent form in force, parsed."""
-    row = current_consent_form(session)
-    if row.sha256 not in _PARSED:
-        _PARSED[row.sha256] = parse_instrument(row.definition)
-    return _PARSED[row.sha256]
+    return catalogue(session).consent_form
 
 
 def _events(session: Session, study_id: str) -> list[Entry]:
@@ -76,9 +72,7 @@ def _events(session: Session, study_id: str) -> list[Entry]:
 
 def state_of(session: Session, study_id: str) -> ConsentState:
     """A participant's consent state now, derived from their events in the log."""
-    form = consent_form(session)
-    contact = frozenset(i.id for i in form.items if i.contact)
-    return consent_state([e.event for e in _events(session, study_id)], form.version, contact)
+    return participant_context(session, study_id).consent
 
 
 def states_of(session: Session, study_ids: Iterable[str]) -> dict[str, ConsentState]:
@@ -125,10 +119,11 @@ def sign_consent(
     study_id = principal.study_id
     assert study_id is not None, "only a participant signs"
     writer.lock("consent")  # before reading the state, so two signings cannot interleave
-    fault = signing_fault_for_state(state_of(session, study_id))
+    context = participant_context(session, study_id)
+    fault = signing_fault_for_state(context.consent)
     if fault:
         raise WithdrawnError(fault)
-    form = consent_form(session)
+    form = context.catalogue.consent_form
     faults = signing_faults(form, form_version, form_hash, clauses, typed_name)
     if faults:
         raise InvalidInputError(faults)
@@ -165,7 +160,7 @@ def withdraw(
     """Record a withdrawal (erasing first for ``stop-and-erase``). Commits."""
     acting_staff = principal.study_id is None
     writer.lock("consent", *(("access",) if acting_staff else ()))
-    participant(session, study_id)
+    lock_for_withdrawal(session, study_id)  # in-flight submits for them commit first
     fault = withdrawal_fault(state_of(session, study_id), scope)
     if fault:
         raise ConflictError(fault)

@@ -15,6 +15,7 @@ from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.models import Alert, Participant
 from service.services.audit import record_access
 from service.services.consent import history, participant, state_of
+from service.services.context import participant_context
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
 from service.services.responses import tasks_for
@@ -38,9 +39,10 @@ class ParticipantView:
 
 
 def _view(session: Session, person: Participant, detail: bool) -> ParticipantView:
-    state = state_of(session, person.study_id)
+    context = participant_context(session, person.study_id)
+    state = context.consent
     erased = state.state == ERASED
-    tasks = [] if erased else tasks_for(session, person, state)
+    tasks = [] if erased else tasks_for(session, context)
     alerts = list(
         session.scalars(
             select(Alert).where(Alert.study_id == person.study_id).order_by(Alert.raised_at)

@@ -6,9 +6,9 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,21 +23,20 @@ from service.domain.errors import (
     ReconsentRequiredError,
     WithdrawnError,
 )
-from service.domain.instruments import Instrument, parse_instrument, validate_answers, version_key
-from service.domain.protocol import Protocol, parse_protocol
+from service.domain.instruments import Instrument, validate_answers
+from service.domain.protocol import Protocol, Timepoint
 from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
-from service.models import Alert, InstrumentVersion, Participant, ProtocolVersion, Response
-from service.services.catalogue import get_version
-from service.services.consent import consent_form, participant, state_of
+from service.models import Alert, Response
+from service.services.catalogue import catalogue
+from service.services.context import ParticipantContext, participant_context
 from service.services.keyring import KeyringSource
 from service.services.vault import Vault
 
 IN_PROGRESS = "in-progress"
 SUBMITTED = "submitted"
-_INSTRUMENTS: dict[str, Instrument] = {}  # published versions never change
-_PROTOCOLS: dict[str, Protocol] = {}
-_BY_VERSION: dict[tuple[str, str], Instrument] = {}
+_RESPONSES = cast(Table, Response.__table__)
+_ALERTS = cast(Table, Alert.__table__)
 
 
 @dataclass(frozen=True)
@@ -56,89 +55,77 @@ class ResponseView:
 
 
 def instrument(session: Session, instrument_id: str, version: str) -> Instrument:
-    """A published instrument version, parsed; cached, since a published version never
-    changes (sync refuses a changed file)."""
-    key = (instrument_id, version)
-    if key not in _BY_VERSION:
-        _BY_VERSION[key] = _parsed(get_version(session, instrument_id, version))
-    return _BY_VERSION[key]
-
-
-def _parsed(row: InstrumentVersion) -> Instrument:
-    if row.sha256 not in _INSTRUMENTS:
-        _INSTRUMENTS[row.sha256] = parse_instrument(row.definition)
-    return _INSTRUMENTS[row.sha256]
+    """A published instrument version, parsed (from the catalogue in force)."""
+    return catalogue(session).instrument(instrument_id, version)
 
 
 def current_protocol(session: Session) -> Protocol:
     """The newest published protocol."""
-    rows = list(session.scalars(select(ProtocolVersion)))
-    if not rows:
-        raise NotFoundError("No protocol has been published yet: run 'instruments sync'.")
-    row = max(rows, key=lambda r: version_key(r.version))
-    if row.sha256 not in _PROTOCOLS:
-        published = session.execute(
-            select(InstrumentVersion.instrument_id, InstrumentVersion.version).where(
-                InstrumentVersion.kind == "questionnaire"
-            )
-        )
-        _PROTOCOLS[row.sha256] = parse_protocol(row.definition, {(i, v) for i, v in published})
-    return _PROTOCOLS[row.sha256]
+    return catalogue(session).protocol
 
 
-def require_consent(session: Session, study_id: str) -> None:
+def require_consent(consent: ConsentState) -> None:
     """Refuse new data unless consent is in force under the current consent form."""
-    state = state_of(session, study_id).state
-    if state == consent_rules.CONSENTED:
+    if consent.state == consent_rules.CONSENTED:
         return
-    if state == consent_rules.NEEDS_RECONSENT:
+    if consent.state == consent_rules.NEEDS_RECONSENT:
         raise ReconsentRequiredError(
             "A new consent form is in force: sign it (POST /api/v1/me/consent) to continue."
         )
-    if state in (consent_rules.WITHDRAWN, consent_rules.ERASED):
+    if consent.state in (consent_rules.WITHDRAWN, consent_rules.ERASED):
         raise WithdrawnError("You have withdrawn from the study: no new answers are accepted.")
     raise ConsentRequiredError("Sign the consent form (POST /api/v1/me/consent) first.")
 
 
 def tasks_for(
-    session: Session, person: Participant, consent: ConsentState, today: dt.date | None = None
+    session: Session, context: ParticipantContext, today: dt.date | None = None
 ) -> list[Task]:
     """The participant's tasks, given their consent state; an outstanding consent comes first."""
     today = today or utcnow().date()
     rows = session.execute(
         select(Response.timepoint, Response.instrument_id, Response.id, Response.status).where(
-            Response.study_id == person.study_id
+            Response.study_id == context.study_id
         )
     )
     summaries = {(t, i): ResponseSummary(str(rid), status) for t, i, rid, status in rows}
-    tasks = build_tasks(current_protocol(session), person.enrolled_at.date(), today, summaries)
-    if consent.state in (consent_rules.NOT_CONSENTED, consent_rules.NEEDS_RECONSENT):
-        form = consent_form(session)
+    protocol = context.catalogue.protocol
+    tasks = build_tasks(protocol, context.enrolled_at.date(), today, summaries)
+    if context.consent.state in (consent_rules.NOT_CONSENTED, consent_rules.NEEDS_RECONSENT):
+        form = context.catalogue.consent_form
         tasks.insert(0, Task("consent", form.id, form.version, "open", today, today))
     return tasks
 
 
-def _check_window(
-    session: Session,
-    study_id: str,
-    timepoint_id: str,
-    today: dt.date,
-    protocol: Protocol | None = None,
-) -> None:
-    timepoint = find_timepoint(protocol or current_protocol(session), timepoint_id)
+def _check_window(context: ParticipantContext, timepoint_id: str, today: dt.date) -> Timepoint:
+    """The timepoint, if it exists and is open today for this participant."""
+    timepoint = find_timepoint(context.catalogue.protocol, timepoint_id)
     if timepoint is None:
         raise InvalidInputError({"timepoint": [f"no timepoint {timepoint_id!r} in the protocol"]})
-    opens, closes = window(timepoint, participant(session, study_id).enrolled_at.date())
+    opens, closes = window(timepoint, context.enrolled_at.date())
     if today < opens:
         raise InvalidInputError(
             {"timepoint": [f"the {timepoint_id} questionnaires open on {opens}"]}
         )
     if today > closes:
         raise InvalidInputError({"timepoint": [f"the {timepoint_id} window closed on {closes}"]})
+    return timepoint
 
 
 def _answer_errors(errors: Mapping[str, list[str]]) -> InvalidInputError:
     return InvalidInputError({f"answers.{item}": msgs for item, msgs in errors.items()})
+
+
+def _writable(
+    session: Session, keys: KeyringSource, study_id: str
+) -> tuple[ParticipantContext, Vault]:
+    """The participant, locked for writing, with consent in force; and a vault holding their
+    data key (read in the same query)."""
+    context = participant_context(session, study_id, for_writing=True)
+    require_consent(context.consent)
+    vault = Vault(session, keys)
+    if context.data_key is not None:
+        vault.adopt(study_id, context.data_key.kek_id, context.data_key.wrapped)
+    return context, vault
 
 
 def start_response(
@@ -153,28 +140,14 @@ def start_response(
     submit: bool,
 ) -> ResponseView:
     """Start a response to a task (or submit it in one go). Commits."""
-    require_consent(session, study_id)
-    protocol = current_protocol(session)
-    point = find_timepoint(protocol, timepoint)
-    if point is None:
-        raise InvalidInputError({"timepoint": [f"no timepoint {timepoint!r} in the protocol"]})
+    context, vault = _writable(session, keys, study_id)
+    point = _check_window(context, timepoint, utcnow().date())
     if (instrument_id, version) not in point.instruments:
         asked = ", ".join(f"{i} {v}" for i, v in point.instruments)
         raise InvalidInputError(
             {"instrument": [f"{instrument_id} {version} is not asked for at {timepoint} ({asked})"]}
         )
-    today = utcnow().date()
-    _check_window(session, study_id, timepoint, today, protocol)
-    existing = session.scalars(
-        select(Response).where(
-            Response.study_id == study_id,
-            Response.timepoint == timepoint,
-            Response.instrument_id == instrument_id,
-        )
-    ).one_or_none()
-    if existing is not None:
-        raise ConflictError(_existing_message(existing))
-    inst = instrument(session, instrument_id, version)
+    inst = context.catalogue.instrument(instrument_id, version)
     errors = validate_answers(inst, answers, complete=submit)
     if errors:
         raise _answer_errors(errors)
@@ -191,22 +164,31 @@ def start_response(
         updated_at=now,
         submitted_at=None,
     )
-    vault = Vault(session, keys)
     row.answers = vault.encrypt(dict(answers), "responses", "answers", row.id, study_id)
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # another request started the same task a moment ago
+    raised = _finalise(vault, row, inst, answers) if submit else []
+    stored = {c.key: getattr(row, c.key) for c in _RESPONSES.c}
+    try:  # one Core INSERT; the unique task index refuses a second response
+        session.connection().execute(insert(_RESPONSES).values(stored))
+    except IntegrityError:
         session.rollback()
         raise ConflictError(
-            f"A response to {instrument_id} at {timepoint} already exists."
+            _existing_message(session, study_id, timepoint, instrument_id)
         ) from None
-    raised = _finalise(session, vault, row, inst, answers) if submit else []
+    _add_alerts(session, row, raised)
     session.commit()
     return _view(row, inst, dict(answers), raised)
 
 
-def _existing_message(existing: Response) -> str:
+def _existing_message(session: Session, study_id: str, timepoint: str, instrument_id: str) -> str:
+    existing = session.scalars(
+        select(Response).where(
+            Response.study_id == study_id,
+            Response.timepoint == timepoint,
+            Response.instrument_id == instrument_id,
+        )
+    ).one_or_none()
+    if existing is None:  # gone again already (erased): the task was taken all the same
+        return f"A response to {instrument_id} at {timepoint} already exists."
     if existing.status == SUBMITTED:
         return f"This task is already completed (response {existing.id})."
     return f"A response to this task is in progress: continue response {existing.id}."
@@ -226,11 +208,10 @@ def _open_draft(
     row = _own(session, study_id, response_id)
     if row.status == SUBMITTED:
         raise ConflictError("This response is submitted: it can no longer be changed.")
-    require_consent(session, study_id)
-    _check_window(session, study_id, row.timepoint, utcnow().date())
-    vault = Vault(session, keys)
+    context, vault = _writable(session, keys, study_id)
+    _check_window(context, row.timepoint, utcnow().date())
     answers = vault.decrypt(row.answers, "responses", "answers", row.id, study_id)
-    return row, vault, answers, instrument(session, row.instrument_id, row.version)
+    return row, vault, answers, context.catalogue.instrument(row.instrument_id, row.version)
 
 
 def save_answers(
@@ -264,35 +245,46 @@ def submit_response(
     errors = validate_answers(inst, answers, complete=True)
     if errors:
         raise _answer_errors(errors)
-    raised = _finalise(session, vault, row, inst, answers)
+    raised = _finalise(vault, row, inst, answers)
+    session.flush()
+    _add_alerts(session, row, raised)
     session.commit()
     return _view(row, inst, answers, raised)
 
 
 def _finalise(
-    session: Session, vault: Vault, row: Response, inst: Instrument, answers: Mapping[str, Any]
+    vault: Vault, row: Response, inst: Instrument, answers: Mapping[str, Any]
 ) -> list[AlertResult]:
+    """Score and mark submitted; the alerts the answers raise (added once the row is stored)."""
     scores = [asdict(s) for s in score_answers(inst, answers)]
     row.scores = vault.encrypt(scores, "responses", "scores", row.id, row.study_id)
     row.status = SUBMITTED
     row.submitted_at = row.updated_at = utcnow()
-    raised = triggered_alerts(inst, answers)
-    session.flush()  # the response row first: alerts refer to it
-    for alert in raised:
-        session.add(
-            Alert(
-                study_id=row.study_id,
-                response_id=row.id,
-                rule_id=alert.id,
-                severity=alert.severity,
-                raised_at=row.submitted_at,
-                status="open",
-                acknowledged_at=None,
-                acknowledged_by=None,
-                note=None,
-            )
-        )
-    return raised
+    return triggered_alerts(inst, answers)
+
+
+def _add_alerts(session: Session, row: Response, raised: list[AlertResult]) -> None:
+    """Store the alerts a submission raised (after the response row: they refer to it)."""
+    if not raised:
+        return
+    session.connection().execute(
+        insert(_ALERTS),
+        [
+            {
+                "id": uuid.uuid4(),
+                "study_id": row.study_id,
+                "response_id": row.id,
+                "rule_id": alert.id,
+                "severity": alert.severity,
+                "raised_at": row.submitted_at,
+                "status": "open",
+                "acknowledged_at": None,
+                "acknowledged_by": None,
+                "note": None,
+            }
+            for alert in raised
+        ],
+    )
 
 
 def get_response(

@@ -7,8 +7,9 @@ import hmac
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -130,10 +131,15 @@ def authenticate(session: Session, token: str) -> Principal:
     return Principal(kind, row.id, row.label, frozenset(row.roles))
 
 
+_TOKENS = cast(Table, ParticipantToken.__table__)
+_PARTICIPANT_TOKEN = select(
+    _TOKENS.c.id, _TOKENS.c.study_id, _TOKENS.c.token_sha256, _TOKENS.c.revoked_at
+).where(_TOKENS.c.token_sha256 == bindparam("digest"))
+
+
 def _authenticate_participant(session: Session, digest: str) -> Principal:
-    row = session.scalars(
-        select(ParticipantToken).where(ParticipantToken.token_sha256 == digest)
-    ).one_or_none()
+    # Every participant request passes here: a plain Core statement, built once.
+    row = session.connection().execute(_PARTICIPANT_TOKEN, {"digest": digest}).one_or_none()
     if row is None or not hmac.compare_digest(row.token_sha256, digest):
         raise AuthenticationError("The token is not recognised.")
     if row.revoked_at is not None:

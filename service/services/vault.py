@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from service.domain.crypto import (
     CryptoError,
     DataKey,
     FieldContext,
+    Keyring,
     decrypt_field,
     encrypt_field,
     new_data_key,
@@ -34,19 +34,20 @@ class ErasedError(CryptoError):
 class Vault:
     """Encrypts and decrypts one session's fields, caching each participant's data key."""
 
-    # Enough for a batch of an export many times over; bounded so that an export's memory
-    # does not grow with the number of participants.
+    # Bounded, so that memory does not grow with the number of participants; an export asks
+    # for a larger cache of its own.
     CACHE_SIZE = 4096
 
-    def __init__(self, session: Session, keys: KeyringSource):
+    def __init__(self, session: Session, keys: KeyringSource, cache_size: int = CACHE_SIZE):
         self.session = session
         self.keys = keys
+        self.cache_size = cache_size
         self._deks: OrderedDict[str, DataKey] = OrderedDict()
 
     def _remember(self, study_id: str, dek: DataKey) -> DataKey:
         self._deks[study_id] = dek
         self._deks.move_to_end(study_id)
-        while len(self._deks) > self.CACHE_SIZE:
+        while len(self._deks) > self.cache_size:
             self._deks.popitem(last=False)
         return dek
 
@@ -81,25 +82,27 @@ class Vault:
         record = self.session.get(DataKeyRecord, study_id)
         if record is None:
             raise ErasedError(f"no data key for {study_id}: their data has been erased")
-        keyring = self.keys.current()
-        if record.kek_id not in keyring.keks:
-            keyring = self.keys.reload()  # a rotation has added a KEK since we read
-        return self._remember(study_id, keyring.unwrap_data_key(record.wrapped, study_id))
+        return self.adopt(study_id, record.kek_id, record.wrapped)
 
-    def preload(self, study_ids: Iterable[str]) -> None:
-        """Unwrap many participants' data keys with one query (for exports)."""
-        wanted = {s for s in study_ids if s not in self._deks}
-        if not wanted:
-            return
-        keyring = self.keys.current()
-        for record in self.session.scalars(
-            select(DataKeyRecord).where(DataKeyRecord.study_id.in_(wanted))
-        ):
-            if record.kek_id not in keyring.keks:
-                keyring = self.keys.reload()
-            self._remember(
-                record.study_id, keyring.unwrap_data_key(record.wrapped, record.study_id)
-            )
+    def known_key(
+        self, study_id: str, kek_id: str, wrapped: bytes, keyring: Keyring | None = None
+    ) -> DataKey:
+        """A data key the caller has read: from the cache, or unwrapped now (with ``keyring``
+        when the caller holds one it read a moment ago)."""
+        cached = self._deks.get(study_id)
+        if cached is not None:
+            return cached
+        return self.adopt(study_id, kek_id, wrapped, keyring)
+
+    def adopt(
+        self, study_id: str, kek_id: str, wrapped: bytes, keyring: Keyring | None = None
+    ) -> DataKey:
+        """Unwrap a data key the caller has already read, and keep it for this session."""
+        if keyring is None or kek_id not in keyring.keks:
+            keyring = self.keys.current()
+        if kek_id not in keyring.keks:
+            keyring = self.keys.reload()  # a rotation has added a KEK since we read
+        return self._remember(study_id, keyring.unwrap_data_key(wrapped, study_id))
 
     def encrypt(
         self, value: Any, table: str, column: str, row_id: uuid.UUID | str, study_id: str

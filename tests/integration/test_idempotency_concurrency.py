@@ -9,10 +9,7 @@ from sqlalchemy import func, select
 
 from service.db import get_db
 from service.models import Alert, IdempotencyRecord, Response
-from service.services.catalogue import sync_definitions
-from service.services.definitions import load_definitions
-from service.services.tokens import create_staff_token
-from tests.conftest import INSTRUMENTS, valid_signature
+from tests.conftest import consented_participant
 
 PHQ9 = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
 
@@ -21,18 +18,8 @@ def test_twenty_concurrent_retries_store_exactly_one_submission(
     fresh_app: Callable[[str], Flask],
 ) -> None:
     app = fresh_app("psam_idempotency_test")
-    with app.app_context(), get_db().sessionmaker() as session:
-        sync_definitions(session, load_definitions(INSTRUMENTS))
-        staff = create_staff_token(session, ["researcher"], "r")[1]
-    client = app.test_client()
-    made = client.post(
-        "/api/v1/participants", json={}, headers={"Authorization": f"Bearer {staff}"}
-    ).get_json()
-    me = {"Authorization": f"Bearer {made['token']}"}
-    assert (
-        client.post("/api/v1/me/consent", json=valid_signature(client), headers=me).status_code
-        == 201
-    )
+    client, _study_id, token = consented_participant(app)
+    me = {"Authorization": f"Bearer {token}"}
     draft = {"instrument": "phq-9", "version": "1.0.0", "timepoint": "baseline", "answers": PHQ9}
     response_id = client.post("/api/v1/me/responses", json=draft, headers=me).get_json()["id"]
 
