@@ -1,7 +1,8 @@
 """Full submits (PHQ-9 and GAD-7) through the real service against a bare INSERT app, in one run.
 
 Run: DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/psam_bench \\
-     .venv/bin/python -m bench.bench_submit [--seconds 10] [--connections 32] [--existing N]
+     .venv/bin/python -m bench.bench_submit [--seconds 10] [--rounds 3] [--connections 32]
+     [--existing N]
 Prints one JSON line. Never pass/fail.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.fixtures import Cohort, fresh
-from bench.load import Request, Server, run_load
+from bench.load import LoadResult, Request, Server, run_load
 from service.domain.crypto import Keyring
 from service.services.keyring import write_keyring_file
 
@@ -52,7 +53,8 @@ def inserts() -> Iterator[Request]:
 
 def main(argv: list[str] | None = None) -> dict[str, float | int]:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10, help="of load, for each server")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each server takes")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--participants", type=int, default=4000)
     parser.add_argument("--existing", type=int, default=0, help="responses stored beforehand")
@@ -74,14 +76,18 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
             "PSAM_INSTANCE_DIR": folder,
             "PSAM_LOG_LEVEL": "WARNING",
         }
-        with Server("wsgi:app", 8771, env):
-            submit = run_load(
-                8771, submits(people), connections=args.connections, seconds=args.seconds, ok={201}
-            )
-        with Server("bench.baseline_app:app", 8772, env):
-            baseline = run_load(
-                8772, inserts(), connections=args.connections, seconds=args.seconds, ok={201}
-            )
+        # Both servers stay up and take turns, a few seconds each, so that a slow spell of
+        # the shared machine falls on both rather than on one.
+        submit, baseline = LoadResult(0, 0, 0.0, []), LoadResult(0, 0, 0.0, [])
+        pending, turn = submits(people), args.seconds / args.rounds
+        with Server("wsgi:app", 8771, env), Server("bench.baseline_app:app", 8772, env):
+            for _ in range(args.rounds):
+                submit.add(
+                    run_load(8771, pending, connections=args.connections, seconds=turn, ok={201})
+                )
+                baseline.add(
+                    run_load(8772, inserts(), connections=args.connections, seconds=turn, ok={201})
+                )
     figures = {
         "submit_rps": round(submit.rps, 1),
         "baseline_rps": round(baseline.rps, 1),

@@ -45,6 +45,13 @@ class LoadResult:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
+    def add(self, other: LoadResult) -> None:
+        """Count another run's requests and time as part of this one."""
+        self.done += other.done
+        self.errors += other.errors
+        self.seconds += other.seconds
+        self.latencies_ms.extend(other.latencies_ms)
+
     @property
     def p50(self) -> float:
         return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0

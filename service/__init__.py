@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_api(app)
     check_declarations(app)
 
+    app.wsgi_app = SkipAbandoned(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     app.before_request(assign_request_id)
     app.before_request(_check_body)
     app.before_request(lambda: enforce_access(app))
@@ -77,7 +79,7 @@ def _check_body() -> None:
             UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with 'Content-Type: application/json'."
         )
     request.get_data(cache=True)  # read the whole body now, so the socket shows a hang-up
-    if client_has_gone(request.environ):
+    if client_has_gone(request.environ):  # a chunked body, which SkipAbandoned leaves to us
         # Nobody will read the answer: skip the work rather than queue it behind live clients.
         raise ApiError(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
 
@@ -87,6 +89,36 @@ def _common_headers(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+class SkipAbandoned:
+    """Answer 499, before the application runs at all, a request whose client hung up while
+    it waited in the queue (a phone that lost its signal, a user who gave up).
+
+    After a burst of such clients, a worker finds a backlog of their requests; each is read and
+    dropped here for a fraction of what a full pass through Flask costs, so live clients behind
+    them are served sooner. The body (of a stated length, within the limit) is read first,
+    since only then does the socket show the hang-up; the application reads it from memory.
+    """
+
+    def __init__(self, app: Any, max_body: int | None):
+        self.app, self.max_body = app, max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if (
+            environ.get("gunicorn.socket") is not None
+            and environ["REQUEST_METHOD"] in _BODY_METHODS
+        ):
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0  # the application answers a bad length
+            if 0 < length <= (self.max_body or length):
+                environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
+                if client_has_gone(environ):
+                    start_response("499 Client Closed Request", [("Content-Length", "0")])
+                    return [b""]
+        return self.app(environ, start_response)
 
 
 def client_has_gone(environ: dict[str, Any]) -> bool:

@@ -44,9 +44,10 @@ from service.services.tokens import Principal
 from service.services.vault import Vault
 
 BATCH = 500
-# Data keys kept unwrapped during an export (a few hundred bytes each): a participant's rows
-# are spread over the file, so a large cache saves unwrapping their key again.
-EXPORT_KEY_CACHE = 50_000
+# Data keys kept unwrapped during an export. A participant's rows are spread over the file,
+# so a larger cache saves unwrapping their key again; each costs about 2.5 KB (an AES-GCM
+# context), so this bounds the cache at about 40 MB however many participants there are.
+EXPORT_KEY_CACHE = 16_384
 FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
 
 
