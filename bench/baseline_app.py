@@ -8,14 +8,14 @@ import os
 import uuid
 
 from flask import Flask, Response, request
-from sqlalchemy import JSON, Column, MetaData, Table, Uuid, insert
+from sqlalchemy import insert
 
+from bench.baseline_table import rows
 from service.db import make_engine
 
-metadata = MetaData()
-rows = Table("bench_baseline", metadata, Column("id", Uuid, primary_key=True), Column("body", JSON))
+# The benchmark creates the table before it starts this app: workers booting at once would
+# race to create it, and a worker that fails to boot stops gunicorn.
 engine = make_engine(os.environ["DATABASE_URL"])
-metadata.create_all(engine)
 app = Flask(__name__)
 
 

@@ -88,9 +88,11 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
             started = time.perf_counter()
             lines = size = 0
             with urllib.request.urlopen(request, timeout=600) as response:
-                for line in response:
-                    lines += 1
-                    size += len(line)
+                # Large reads, counting record ends: iterating line by line in Python would
+                # make this client, on the same two cores, a bottleneck of its own.
+                while block := response.read(1 << 16):
+                    lines += block.count(b"\n")
+                    size += len(block)
             export_seconds = seconds = time.perf_counter() - started
             peak = peak_rss_kib(worker)
         finally:

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench import baseline_table
 from bench.fixtures import Cohort, fresh
 from bench.load import LoadResult, Request, Server, run_load
 from service.domain.crypto import Keyring
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
         if args.existing:
             cohort.add((args.existing + 2) // 3, responses_each=3)
         people = cohort.add(args.participants)
+        baseline_table.metadata.create_all(engine)
         engine.dispose()
         env = {
             "DATABASE_URL": url,

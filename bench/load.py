@@ -83,9 +83,23 @@ async def _connection(
                 result.errors += 1
             if close:
                 writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                reader, writer = await _reconnect(port, stop_at, result)
     finally:
         writer.close()
+
+
+async def _reconnect(
+    port: int, stop_at: float, result: LoadResult
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A new connection; a refused one counts as an error and is tried again shortly."""
+    while True:
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            result.errors += 1
+            if time.monotonic() >= stop_at:
+                raise
+            await asyncio.sleep(0.05)
 
 
 async def _exchange(
