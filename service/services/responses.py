@@ -24,7 +24,7 @@ from service.domain.errors import (
     WithdrawnError,
 )
 from service.domain.instruments import Instrument, validate_answers
-from service.domain.protocol import Protocol, Timepoint
+from service.domain.protocol import Timepoint
 from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
 from service.models import Alert, Response
@@ -57,11 +57,6 @@ class ResponseView:
 def instrument(session: Session, instrument_id: str, version: str) -> Instrument:
     """A published instrument version, parsed (from the catalogue in force)."""
     return catalogue(session).instrument(instrument_id, version)
-
-
-def current_protocol(session: Session) -> Protocol:
-    """The newest published protocol."""
-    return catalogue(session).protocol
 
 
 def require_consent(consent: ConsentState) -> None:
