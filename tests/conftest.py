@@ -51,6 +51,9 @@ def fresh_database(name: str, tmp_dir: Path, *, sqlite: bool = False) -> str:
         path.unlink(missing_ok=True)
         return f"sqlite:///{path}"
     url = make_url(TEST_DATABASE_URL)
+    # Named after the suite's database, so two runs on two databases of one server (two
+    # checkouts, say) never drop each other's.
+    name = f"{url.database}_{name}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
