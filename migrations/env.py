@@ -12,7 +12,8 @@ target_metadata = Base.metadata
 
 def run_migrations() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is not set"
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(

@@ -47,7 +47,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        assert isinstance(value, dt.datetime)
+        if not isinstance(value, dt.datetime):
+            raise TypeError("a UTC timestamp column returned something else")
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
@@ -140,7 +141,8 @@ class Database:
 
 def get_db() -> Database:
     db = current_app.extensions["psam_db"]
-    assert isinstance(db, Database)
+    if not isinstance(db, Database):
+        raise RuntimeError("the app has no database")
     return db
 
 
@@ -149,7 +151,8 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = get_db().sessionmaker()
     session = g.db_session
-    assert isinstance(session, Session)
+    if not isinstance(session, Session):
+        raise RuntimeError("g.db_session is not a session")
     return session
 
 

@@ -23,6 +23,7 @@ from service.domain.errors import (
     DomainError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     ReconsentRequiredError,
     WithdrawnError,
 )
@@ -229,6 +230,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], ProblemType] = {
     ConsentRequiredError: CONSENT_REQUIRED,
     ReconsentRequiredError: RECONSENT_REQUIRED,
     ContactNotPermittedError: CONTACT_NOT_PERMITTED,
+    RateLimitedError: TOO_MANY_REQUESTS,
 }
 
 
@@ -238,7 +240,8 @@ def _from_domain_error(exc: DomainError) -> ApiError:
         (p for kind, p in _DOMAIN_PROBLEMS.items() if isinstance(exc, kind)), VALIDATION_FAILED
     )
     errors = exc.errors if isinstance(exc, InvalidInputError) else None
-    return ApiError(problem, str(exc), errors=errors)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+    return ApiError(problem, str(exc), errors=errors, headers=headers)
 
 
 def _strip_locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -232,7 +232,8 @@ class IdempotencyRecord(Base):
 class RateLimitWindow(Base):
     """Requests counted per client in the current window, shared by every worker and replica.
 
-    The key is a hash of the client address and the limit's name: no address is stored.
+    The key is an HMAC (under a key derived for this purpose) of the client address and the
+    limit's name: no address is stored, and none can be found by hashing every address.
     """
 
     __tablename__ = "rate_limit_windows"

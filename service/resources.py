@@ -30,5 +30,6 @@ def ledger_writer(session: Session) -> LedgerWriter:
 def get_keys() -> KeyringSource:
     """The keyring source of the current app."""
     source = current_app.extensions["psam_keys"]
-    assert isinstance(source, KeyringSource)
+    if not isinstance(source, KeyringSource):
+        raise RuntimeError("the app has no keyring source")
     return source

@@ -97,7 +97,8 @@ def _principal_from_header() -> Principal:
 def current_principal() -> Principal:
     """The authenticated caller of this request."""
     principal = g.get("principal")
-    assert isinstance(principal, Principal), "the view was not declared with requires_roles"
+    if not isinstance(principal, Principal):
+        raise RuntimeError("the view was not declared with requires_roles")
     return principal
 
 

@@ -41,7 +41,8 @@ def idempotent(view: F) -> F:
                 {idempotency.HEADER: ["1 to 200 letters, digits or - _ . : (e.g. a UUID)"]}
             )
         study_id = current_principal().study_id
-        assert study_id is not None, "idempotency keys are scoped to a participant"
+        if study_id is None:
+            raise RuntimeError("idempotency keys are scoped to a participant")
         session, keys = get_session(), get_keys()
         claimed = idempotency.claim(session, keys, study_id, key, _request_fingerprint())
         if isinstance(claimed, idempotency.Replay):

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from schemas.consent import (
@@ -38,7 +39,8 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1", description="A participant
 
 def _own_study_id() -> str:
     study_id = current_principal().study_id
-    assert study_id is not None
+    if study_id is None:
+        raise RuntimeError("only a participant has their own study ID")
     return study_id
 
 
@@ -73,7 +75,14 @@ def my_receipts() -> dict[str, Any]:
 def sign(body: dict[str, Any]) -> Receipt:
     """Sign the consent form in force; the receipt says where the signature sits in the log."""
     session = get_session()
-    return sign_consent(session, get_keys(), ledger_writer(session), current_principal(), **body)
+    return sign_consent(
+        session,
+        get_keys(),
+        ledger_writer(session),
+        current_principal(),
+        per_day=current_app.config["PSAM_CONSENT_SIGNINGS_PER_DAY"],
+        **body,
+    )
 
 
 @blp.route("/me/withdrawal", methods=["POST"])

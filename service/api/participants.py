@@ -144,7 +144,8 @@ def self_enrol(body: dict[str, Any]) -> Enrolment:
         raise ApiError(NOT_FOUND, "Self-enrolment is not open for this study.")
     session = get_session()
     limit = Limit.parse(current_app.config["PSAM_ENROLMENT_LIMIT"])
-    wait = ratelimit.hit(session, "enrolment", request.remote_addr or "unknown", limit)
+    client = request.remote_addr or "unknown"
+    wait = ratelimit.hit(session, get_keys().current(), "enrolment", client, limit)
     if wait is not None:
         raise ApiError(
             TOO_MANY_REQUESTS,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +116,22 @@ def withdrawal_fault(state: ConsentState, scope: str) -> str | None:
     if state.state == WITHDRAWN and scope != "stop-and-erase":
         return "this participant has already withdrawn"
     return None
+
+
+SIGNING_WINDOW = dt.timedelta(days=1)
+
+
+def signing_wait(recent: Sequence[dt.datetime], now: dt.datetime, per_day: int) -> int | None:
+    """Seconds until one more signature is allowed, or None when it is allowed now.
+
+    ``recent`` holds the times of this participant's signatures in the last day. Re-signing
+    is bounded because each signature is a permanent log entry.
+    """
+    within = sorted(t for t in recent if now - t < SIGNING_WINDOW)
+    if len(within) < per_day:
+        return None
+    frees_at = within[len(within) - per_day] + SIGNING_WINDOW
+    return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
 def signing_fault_for_state(state: ConsentState) -> str | None:

@@ -35,5 +35,13 @@ class ReconsentRequiredError(DomainError):
     """A newer consent form is in force and the participant has not signed it yet."""
 
 
+class RateLimitedError(DomainError):
+    """Too many of these requests in the window; ``retry_after`` is seconds until one is allowed."""
+
+    def __init__(self, detail: str, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(detail)
+
+
 class ContactNotPermittedError(DomainError):
     """The participant's consent in force does not allow contacting them."""

@@ -13,13 +13,21 @@ from sqlalchemy.orm import Session
 from service.db import utcnow
 from service.domain.canonical import canonical_json
 from service.domain.consent import (
+    SIGNING_WINDOW,
     ConsentState,
     consent_state,
     signing_fault_for_state,
     signing_faults,
+    signing_wait,
     withdrawal_fault,
 )
-from service.domain.errors import ConflictError, InvalidInputError, NotFoundError, WithdrawnError
+from service.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    WithdrawnError,
+)
 from service.domain.instruments import Instrument
 from service.domain.ledger import Entry
 from service.models import ConsentLogEntry, Participant
@@ -114,11 +122,14 @@ def sign_consent(
     form_hash: str,
     clauses: Mapping[str, Any],
     typed_name: str,
+    per_day: int,
 ) -> Receipt:
     """Record a signature: evidence encrypted in the vault, an event in the log. Commits."""
     study_id = principal.study_id
-    assert study_id is not None, "only a participant signs"
+    if study_id is None:
+        raise NotFoundError("Only a participant signs the consent form.")
     writer.lock("consent")  # before reading the state, so two signings cannot interleave
+    _check_signing_rate(session, study_id, per_day)
     context = participant_context(session, study_id)
     fault = signing_fault_for_state(context.consent)
     if fault:
@@ -148,6 +159,24 @@ def sign_consent(
     )
     session.commit()
     return receipt_of(entry)
+
+
+def _check_signing_rate(session: Session, study_id: str, per_day: int) -> None:
+    now = utcnow()
+    recent = session.scalars(
+        select(ConsentLogEntry.recorded_at).where(
+            ConsentLogEntry.study_id == study_id,
+            ConsentLogEntry.type == "consent",
+            ConsentLogEntry.recorded_at > now - SIGNING_WINDOW,
+        )
+    ).all()
+    wait = signing_wait(recent, now, per_day)
+    if wait is not None:
+        raise RateLimitedError(
+            f"The consent form has been signed {per_day} times in the last day: "
+            f"try again in {wait} seconds.",
+            wait,
+        )
 
 
 def withdraw(

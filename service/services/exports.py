@@ -292,7 +292,8 @@ def finish_export(
     """Record how the export ended (complete, or aborted mid-stream) and log it. Commits."""
     writer.lock("access")
     manifest = session.get(ExportManifest, export.id)
-    assert manifest is not None
+    if manifest is None:
+        raise RuntimeError(f"export manifest {export.id} is missing")
     manifest.status = "complete" if completed else "aborted"
     manifest.completed_at = utcnow()
     manifest.row_count = export.rows

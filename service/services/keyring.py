@@ -85,7 +85,8 @@ class KeyringSource:
             if self._keyring is None:
                 self._keyring = Keyring.from_json(self._inline)
             return self._keyring
-        assert self.path is not None
+        if self.path is None:
+            raise RuntimeError("no keyring path and no inline keyring")
         try:
             info = self.path.stat()
         except FileNotFoundError:

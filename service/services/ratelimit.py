@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
+from service.domain.crypto import Keyring
 from service.models import RateLimitWindow
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -31,13 +31,19 @@ class Limit:
         return cls(int(match.group(1)), dt.timedelta(seconds=_PERIODS[match.group(2)]))
 
 
-def hit(session: Session, name: str, client: str, limit: Limit) -> int | None:
+def window_key(keyring: Keyring, name: str, client: str) -> str:
+    """The stored key of a client's window: keyed, because a bare hash of an IPv4 address
+    is reversed by trying all four billion of them."""
+    return keyring.mac("rate-limit-client", f"{name}\n{client}".encode()).hex()
+
+
+def hit(session: Session, keyring: Keyring, name: str, client: str, limit: Limit) -> int | None:
     """Count one request; None when it is within the limit, else seconds until it resets.
 
     Runs in a transaction of its own (committed here) so that a refused or failed request
     still counts.
     """
-    key = hashlib.sha256(f"{name}\n{client}".encode()).hexdigest()
+    key = window_key(keyring, name, client)
     now = utcnow()
     for _attempt in range(2):
         row = session.get(RateLimitWindow, key, with_for_update=True)

@@ -307,3 +307,27 @@ def test_checkpoints_are_signed_every_n_events_and_verify(
     pem = client.get("/api/v1/audit/public-key", headers=auditor)
     assert pem.mimetype == "application/x-pem-file"
     assert pem.data.startswith(b"-----BEGIN PUBLIC KEY-----")
+
+
+def test_re_signing_is_bounded_per_day_and_the_refusal_adds_nothing_to_the_log(
+    app: Flask,
+    client: FlaskClient,
+    enrol: Callable[..., tuple[str, Headers]],
+    auditor: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(app.config, "PSAM_CONSENT_SIGNINGS_PER_DAY", 3)
+    _, me = enrol()
+    codes = [
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=me).status_code
+        for _ in range(3)
+    ]
+    assert codes == [201, 201, 201]
+    before = client.get("/api/v1/audit/consent-log/verify", headers=auditor).get_json()["length"]
+    refused = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
+    assert refused.status_code == 429
+    assert refused.get_json()["type"].endswith("/too-many-requests")
+    assert 86000 < int(refused.headers["Retry-After"]) <= 86400
+    after = client.get("/api/v1/audit/consent-log/verify", headers=auditor).get_json()["length"]
+    assert after == before
+    assert len(client.get("/api/v1/me/consent", headers=me).get_json()["receipts"]) == 3

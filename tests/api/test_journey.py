@@ -1,6 +1,7 @@
 """The participant journey over HTTP: enrol, consent, tasks, save and resume, submit, alerts."""
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -9,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.models import Participant, Response
+from service.models import Participant, RateLimitWindow, Response
 from tests.conftest import valid_signature
 
 Headers = dict[str, str]
@@ -352,3 +353,15 @@ def test_self_enrolment_is_rate_limited_per_address(
         "/api/v1/enrolments", json={"code": "join-2026"}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
     )
     assert elsewhere.status_code == 201
+
+
+def test_the_rate_limit_stores_no_hash_an_address_could_be_recovered_from(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "PSAM_ENROLMENT_CODE", "join-2026")
+    address = "10.20.30.40"
+    client.post("/api/v1/enrolments", json={"code": "x"}, environ_base={"REMOTE_ADDR": address})
+    stored = set(session.scalars(select(RateLimitWindow.key)))
+    assert len(stored) == 1
+    bare = hashlib.sha256(f"enrolment\n{address}".encode()).hexdigest()
+    assert bare not in stored
