@@ -41,6 +41,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),
+        # How long the request that erases waits for the purge's locks and readers; what
+        # does not complete then is left to `flask --app wsgi erasure purge` (cron).
+        "PSAM_PURGE_WAIT_SECONDS": _int(env, "PSAM_PURGE_WAIT_SECONDS", 2),
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",
