@@ -64,4 +64,6 @@ def config_for_tests(database_url: str, instance_dir: str) -> dict[str, Any]:
         "INSTANCE_DIR": instance_dir,
         "PSAM_KEYRING": str(Path(instance_dir) / "keyring.json"),
         "PSAM_KEYRING_JSON": None,
+        # A test's rolled-back transaction holds the locks a purge would wait for: do not wait.
+        "PSAM_PURGE_WAIT_SECONDS": 0,
     }
