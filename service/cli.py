@@ -375,9 +375,10 @@ def export_responses(
 @click.option(
     "--wait-seconds",
     type=click.IntRange(min=0),
-    default=30,
+    default=5,
     show_default=True,
-    help="How long to wait for table locks and for readers of older snapshots.",
+    help="How long to wait for each table lock (requests queue behind a waiting rewrite) "
+    "and, on SQLite, for readers.",
 )
 def erasure_purge(wait_seconds: int) -> None:
     """Complete every pending erasure purge (run it from cron, e.g. every minute); exit 1

@@ -134,8 +134,10 @@ def _purge_postgresql(
 
 
 def _older_snapshot_open(conn: Connection, erasure_xid: int | None) -> bool:
-    """Whether any snapshot, prepared transaction or replication slot still open may see
-    rows that the erasing transaction deleted (so a rewrite now would keep them)."""
+    """Whether any snapshot, prepared transaction, replication slot or standby (through
+    hot_standby_feedback) still open may see rows that the erasing transaction deleted (so a
+    rewrite now would keep them). Other roles' sessions show their xmin only to a role with
+    pg_read_all_stats: grant it to the service's role (docs/erasure.md)."""
     if erasure_xid is None:  # erased before revision 0006 recorded xids: long ago
         return False
     # age() counts back from the next xid, so an older xmin has a greater age.
@@ -148,6 +150,7 @@ _OLDER_HORIZONS = text(
         SELECT backend_xmin AS xmin FROM pg_stat_activity
         WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
         UNION ALL SELECT xmin FROM pg_replication_slots WHERE xmin IS NOT NULL
+        UNION ALL SELECT backend_xmin FROM pg_stat_replication WHERE backend_xmin IS NOT NULL
         UNION ALL SELECT transaction FROM pg_prepared_xacts
     ) AS h
     WHERE age(h.xmin) >= age(CAST(CAST(:xid AS text) AS xid))
