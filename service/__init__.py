@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import init_api
 from service.api.access import check_declarations, enforce_access
+from service.api.idempotency import replay_after_erasure
 from service.config import load_config
 from service.db import Database
 from service.errors import (
@@ -55,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = SkipAbandoned(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     app.before_request(assign_request_id)
     app.before_request(_check_body)
-    app.before_request(lambda: enforce_access(app))
+    app.before_request(lambda: enforce_access(app, replay_after_erasure))
     app.after_request(_common_headers)
 
     from service.cli import register_commands

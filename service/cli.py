@@ -27,6 +27,7 @@ from service.resources import get_keys, ledger_writer
 from service.services import exports, ledger, tokens
 from service.services.catalogue import sync_definitions
 from service.services.definitions import DefinitionFileError, load_definitions
+from service.services.erasure import purge_erasures
 from service.services.keyring import KeyringSource, write_keyring_file
 from service.services.keys import (
     RewrapReport,
@@ -43,6 +44,7 @@ tokens_cli = AppGroup("tokens", help="Staff API tokens.")
 keys_cli = AppGroup("keys", help="The keyring: KEKs, rotation, retirement.")
 audit_cli = AppGroup("audit", help="The consent and access logs.")
 export_cli = AppGroup("export", help="Analyst exports to files.")
+erasure_cli = AppGroup("erasure", help="Erasure: purging erased rows from the database files.")
 _log_option = click.option(
     "--log", "logs", type=click.Choice(LOGS), multiple=True, help="Default: both logs."
 )
@@ -369,10 +371,32 @@ def export_responses(
     click.echo(f"export {manifest.id}: {manifest.row_count} rows, sha256 {manifest.sha256}")
 
 
+@erasure_cli.command("purge")
+@click.option(
+    "--wait-seconds",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="How long to wait for each table lock (requests queue behind a waiting rewrite) "
+    "and, on SQLite, for readers.",
+)
+def erasure_purge(wait_seconds: int) -> None:
+    """Complete every pending erasure purge (run it from cron, e.g. every minute); exit 1
+    while any stays pending."""
+    report = purge_erasures(get_db(), wait_seconds)
+    click.echo(
+        f"{len(report.purged)} purged, {len(report.waiting)} pending "
+        f"({report.seconds:.2f} s)" + (f": {report.reason}" if report.reason else "")
+    )
+    if report.waiting:
+        raise SystemExit(1)
+
+
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else moment.replace(tzinfo=dt.UTC)
 
 
 def register_commands(app: Flask) -> None:
-    for group in (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli, export_cli):
+    groups = (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli, export_cli, erasure_cli)
+    for group in groups:
         app.cli.add_command(group)

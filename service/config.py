@@ -43,6 +43,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),
         # Consent signatures a participant may make in a day (each is a permanent log entry).
         "PSAM_CONSENT_SIGNINGS_PER_DAY": _int(env, "PSAM_CONSENT_SIGNINGS_PER_DAY", 5),
+        # How long the request that erases waits for the purge's locks and readers; what
+        # does not complete then is left to `flask --app wsgi erasure purge` (cron).
+        "PSAM_PURGE_WAIT_SECONDS": _int(env, "PSAM_PURGE_WAIT_SECONDS", 2),
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",
@@ -63,4 +66,6 @@ def config_for_tests(database_url: str, instance_dir: str) -> dict[str, Any]:
         "INSTANCE_DIR": instance_dir,
         "PSAM_KEYRING": str(Path(instance_dir) / "keyring.json"),
         "PSAM_KEYRING_JSON": None,
+        # A test's rolled-back transaction holds the locks a purge would wait for: do not wait.
+        "PSAM_PURGE_WAIT_SECONDS": 0,
     }

@@ -113,6 +113,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # Deleted content is overwritten with zeros, not left in free space: together with
+        # the checkpoint after an erasure (services.erasure), erased bytes leave the files.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -73,6 +73,12 @@ class Participant(Base):
     site: Mapped[str | None] = mapped_column(String(64), index=True)
     enrolled_at: Mapped[UtcTimestamp]
     erased_at: Mapped[dt.datetime | None]
+    # Set once the erased rows are gone from the database files too (see docs/erasure.md):
+    # an erasure with ``erased_at`` and no ``purged_at`` is a purge still to run.
+    purged_at: Mapped[dt.datetime | None]
+    # On PostgreSQL, the id (modulo 2**32) of the erasing transaction: the purge compares it
+    # with the snapshots still open, which keep deleted rows alive through a VACUUM FULL.
+    erasure_xid: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DataKeyRecord(Base):
@@ -226,6 +232,24 @@ class IdempotencyRecord(Base):
     request_sha256: Mapped[Sha256Hex]
     status_code: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+    created_at: Mapped[UtcTimestamp]
+
+
+class ErasureReceipt(Base):
+    """The answer to a ``stop-and-erase`` sent with an Idempotency-Key, kept in the clear.
+
+    The erasure deletes the participant's idempotency records and revokes their tokens, so a
+    retry could not otherwise get its first answer back. A receipt says where the withdrawal
+    sits in the consent log and nothing about the person's health.
+    """
+
+    __tablename__ = "erasure_receipts"
+
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_sha256: Mapped[Sha256Hex]
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[UtcTimestamp]
 
 

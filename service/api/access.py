@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask_smorest import Blueprint
 
 from service.db import get_session
@@ -62,36 +62,52 @@ def check_declarations(app: Flask) -> None:
         raise RuntimeError(f"views without an access declaration: {', '.join(sorted(missing))}")
 
 
-def enforce_access(app: Flask) -> None:
-    """Authenticate and authorise the request before its view runs."""
+# For a refused token: the stored answer to replay instead of the 401, if there is one.
+RefusedTokenAnswer = Callable[[str], Response | None]
+
+
+def enforce_access(app: Flask, answer_refused: RefusedTokenAnswer | None = None) -> Response | None:
+    """Authenticate and authorise the request before its view runs.
+
+    ``answer_refused`` is asked about a token that does not authenticate: the retry of a
+    ``stop-and-erase`` comes with the token that the erasure revoked, and gets its first
+    answer back rather than a 401.
+    """
     endpoint = request.endpoint
     if endpoint is None or endpoint.split(".")[0] in UNDECLARED_OK:
-        return  # routing failed (404/405 follow) or a public docs view
+        return None  # routing failed (404/405 follow) or a public docs view
     access = view_access(app, endpoint)
     if access is None or access.public:
-        return
-    principal = _principal_from_header()
+        return None
+    token = _bearer_token()
+    try:
+        principal = authenticate(get_session(), token)
+    except AuthenticationError as exc:
+        answer = answer_refused(token) if answer_refused is not None else None
+        if answer is not None:
+            return answer
+        raise ApiError(AUTHENTICATION_REQUIRED, str(exc), headers=_CHALLENGE) from None
     if not access.roles & principal.roles:
         raise ApiError(
             FORBIDDEN, f"This call needs one of the roles: {', '.join(sorted(access.roles))}."
         )
     g.principal = principal
+    return None
 
 
-def _principal_from_header() -> Principal:
-    challenge = {"WWW-Authenticate": 'Bearer realm="psam"'}
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="psam"'}
+
+
+def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
             AUTHENTICATION_REQUIRED,
             "Send an API token as 'Authorization: Bearer <token>'.",
-            headers=challenge,
+            headers=_CHALLENGE,
         )
-    try:
-        return authenticate(get_session(), token.strip())
-    except AuthenticationError as exc:
-        raise ApiError(AUTHENTICATION_REQUIRED, str(exc), headers=challenge) from None
+    return token.strip()
 
 
 def current_principal() -> Principal:

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from service.api.access import current_principal
 from service.db import get_session
 from service.domain.canonical import canonical_json
+from service.domain.tokens import TokenKind, hash_token, token_kind
 from service.errors import validation_error
 from service.resources import get_keys
 from service.services import idempotency
@@ -26,6 +27,27 @@ def _request_fingerprint() -> str:
     payload = canonical_json(body) if body is not None else request.get_data()
     text = f"{request.method}\n{request.path}\n".encode() + payload
     return hashlib.sha256(text).hexdigest()
+
+
+def _replay(claimed: idempotency.Replay) -> Response:
+    replay = Response(claimed.body, status=claimed.status_code)
+    replay.mimetype = (
+        "application/problem+json" if claimed.status_code >= 400 else "application/json"
+    )
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
+
+
+def replay_after_erasure(token: str) -> Response | None:
+    """For a request whose token was refused: the first answer, when this is the retry of a
+    ``stop-and-erase`` that revoked the token (same token, key and body); otherwise None."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None or token_kind(token) is not TokenKind.PARTICIPANT:
+        return None
+    found = idempotency.replay_after_erasure(
+        get_session(), hash_token(token), key, _request_fingerprint()
+    )
+    return None if found is None else _replay(found)
 
 
 def idempotent(view: F) -> F:
@@ -46,12 +68,7 @@ def idempotent(view: F) -> F:
         session, keys = get_session(), get_keys()
         claimed = idempotency.claim(session, keys, study_id, key, _request_fingerprint())
         if isinstance(claimed, idempotency.Replay):
-            replay = Response(claimed.body, status=claimed.status_code)
-            replay.mimetype = (
-                "application/problem+json" if claimed.status_code >= 400 else "application/json"
-            )
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
+            return _replay(claimed)
         try:
             with idempotency.deferred_commit(session):
                 response = make_response(view(*args, **kwargs))

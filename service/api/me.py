@@ -22,6 +22,7 @@ from schemas.responses import (
     StartResponseSchema,
 )
 from service.api.access import current_principal, requires_roles
+from service.api.erasure import purge_after_commit
 from service.api.idempotency import idempotent
 from service.db import get_session
 from service.resources import get_keys, ledger_writer
@@ -93,6 +94,8 @@ def sign(body: dict[str, Any]) -> Receipt:
 def withdraw_me(body: dict[str, Any]) -> Receipt:
     """Withdraw: no-further-contact, stop, or stop-and-erase (stop and erasure are final)."""
     session = get_session()
+    if body["scope"] == "stop-and-erase":
+        purge_after_commit()
     return withdraw(
         session, ledger_writer(session), current_principal(), _own_study_id(), body["scope"]
     )

@@ -23,6 +23,7 @@ from schemas.researcher import (
     ParticipantQuerySchema,
 )
 from service.api.access import current_principal, public, requires_roles, study_id_from_path
+from service.api.erasure import purge_after_commit
 from service.db import get_session
 from service.domain.errors import InvalidInputError
 from service.domain.pseudonyms import STUDY_ID_PATTERN
@@ -73,6 +74,8 @@ def enrol(body: dict[str, Any]) -> Enrolment:
 def withdraw_for(body: dict[str, Any], study_id: str) -> Receipt:
     """Record a participant's withdrawal on their behalf (the acting token is logged)."""
     session = get_session()
+    if body["scope"] == "stop-and-erase":
+        purge_after_commit()
     return withdraw(
         session,
         ledger_writer(session),

@@ -32,13 +32,16 @@ def list_alerts(
     if study_id is not None:
         query = query.where(Alert.study_id == study_id)
     found = list(session.scalars(query))
+    # The logs are append-only and outlive an erasure: "N alerts for this study ID" would
+    # be a health fact about that person kept for good, so a read for one participant is
+    # logged without its count.
     record_access(
         writer,
         principal,
         "alerts.read",
         study_id=study_id,
         filters={"status": status},
-        rows=len(found),
+        rows=len(found) if study_id is None else None,
     )
     session.commit()
     return found
@@ -63,13 +66,8 @@ def acknowledge(
     alert.acknowledged_at = utcnow()
     alert.acknowledged_by = principal.token_id
     alert.note = Vault(session, keys).encrypt(note, "alerts", "note", alert.id, alert.study_id)
-    record_access(
-        writer,
-        principal,
-        "alert.ack",
-        study_id=alert.study_id,
-        filters={"alert": str(alert_id)},
-        rows=1,
-    )
+    # Named by the alert's id alone, never its rule or the study ID: once the participant is
+    # erased the alert row is gone, and this entry says nothing about who had an alert.
+    record_access(writer, principal, "alert.ack", filters={"alert": str(alert_id)}, rows=1)
     session.commit()
     return alert

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.db import utcnow
 from service.domain.errors import ConflictError, InvalidInputError
-from service.models import IdempotencyRecord
+from service.models import ErasureReceipt, IdempotencyRecord, ParticipantToken
 from service.services.keyring import KeyringSource
 from service.services.vault import ErasedError, Vault
 
@@ -114,6 +114,18 @@ def answer(
     """Store the answer beside the work it answers, and commit both. Commits."""
     record = session.get(IdempotencyRecord, claimed.id)
     if record is None:  # the request erased the participant, and their records with them
+        # Kept in the clear, beside the erasure: the receipt holds no health data, and a
+        # retry must get it back although the erasure revoked the token that sent it.
+        session.add(
+            ErasureReceipt(
+                study_id=claimed.study_id,
+                key=claimed.key,
+                request_sha256=claimed.request_sha256,
+                status_code=status_code,
+                body=body,
+                created_at=utcnow(),
+            )
+        )
         session.commit()
         return
     try:
@@ -154,6 +166,24 @@ def store(
         session.commit()
     except IntegrityError:  # another request with this key answered first
         session.rollback()
+
+
+def replay_after_erasure(
+    session: Session, token_sha256: str, key: str, request_sha256: str
+) -> Replay | None:
+    """The first answer to an erasure, for a retry sent with the (now revoked) token of the
+    erased participant, the same key and the same request; None for anything else."""
+    found = session.execute(
+        select(ErasureReceipt.status_code, ErasureReceipt.body)
+        .join(ParticipantToken, ParticipantToken.study_id == ErasureReceipt.study_id)
+        .where(
+            ParticipantToken.token_sha256 == token_sha256,
+            ErasureReceipt.key == key,
+            ErasureReceipt.request_sha256 == request_sha256,
+        )
+    ).one_or_none()
+    session.rollback()
+    return None if found is None else Replay(found.status_code, found.body)
 
 
 def release(session: Session, claimed: Claim) -> None:

@@ -76,7 +76,9 @@ def enrol_by_researcher(
         principal,
         "participant.enrol",
         study_id=participant.study_id,
-        filters={"contact": sorted(contact or {}), "site": site},
+        # Which kinds of contact were given, never the site: this log outlives an erasure,
+        # and a site beside a study ID would survive it (docs/erasure.md).
+        filters={"contact": sorted(contact or {})},
         rows=1,
     )
     session.commit()

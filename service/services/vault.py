@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from service.db import Base, EncryptedBytes, utcnow
@@ -25,6 +25,7 @@ from service.models import DataKeyRecord, IdentityValue, KekPrimary, Participant
 from service.services.keyring import KeyringSource
 
 IDENTITY_KINDS = ("name", "email", "phone", "signature")
+XID_MODULUS = 2**32
 
 
 class ErasedError(CryptoError):
@@ -163,8 +164,9 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     """Delete a participant's data key and every row of theirs that holds ciphertext.
 
     The caller commits, in the same transaction as the event that records why. Afterwards
-    nothing of theirs can be decrypted from this database; backups are another matter (see
-    the README on erasure and backups).
+    nothing of theirs can be read through the database; the deleted bytes leave its files
+    when the purge that this marks pending has run (``services.erasure``). Backups are
+    another matter (docs/erasure.md).
     """
     participant = session.scalars(
         select(Participant).where(Participant.study_id == study_id)
@@ -179,8 +181,20 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     result = session.execute(delete(DataKeyRecord).where(DataKeyRecord.study_id == study_id))
     counts[DataKeyRecord.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
     participant.erased_at = utcnow()
+    # The site is kept while the study runs; after erasure it is one more fact about a
+    # person known by a study ID (where they were recruited), and nothing needs it.
+    participant.site = None
+    mark_erasure_pending(session, participant)
     session.flush()
     return ShredReport(study_id, counts)
+
+
+def mark_erasure_pending(session: Session, person: Participant) -> None:
+    """Record, in the erasing transaction, that the files still hold what it deleted."""
+    person.purged_at = None
+    if session.get_bind().dialect.name == "postgresql":
+        xid = session.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
+        person.erasure_xid = int(xid or 0) % XID_MODULUS
 
 
 def data_keys_per_kek(session: Session) -> dict[str, int]:
