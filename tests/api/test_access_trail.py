@@ -199,7 +199,9 @@ def test_the_trail_table_covers_every_staff_route(app: Flask) -> None:
     assert staff_routes(app) == set(TABLE)
 
 
-@pytest.mark.parametrize(("method", "rule"), sorted(TABLE), ids=" ".join)
+@pytest.mark.parametrize(
+    ("method", "rule"), [pytest.param(m, r, id=f"{m} {r}") for m, r in sorted(TABLE)]
+)
 def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
     client: FlaskClient,
     connection: Connection,
