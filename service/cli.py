@@ -22,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError
 
 from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
@@ -180,7 +181,7 @@ def keys_init(if_missing: bool) -> None:
         raise click.ClickException(f"a keyring already exists at {keys.path}; left as it is")
     write_keyring_file(keys.path, Keyring.generate(), create=True)
     click.echo(f"created keyring {keys.path} (mode 0600): back it up somewhere safe")
-    if not _database_ready() or not record_new_keyring(get_session(), _trail("keys init")):
+    if not _keyring_creation_logged():
         click.echo("no database yet: the access log starts with 'db upgrade'")
 
 
@@ -274,13 +275,18 @@ def _trail(command: str) -> Trail:
     return trail_of(Principal.operator(command))
 
 
-def _database_ready() -> bool:
-    """Whether the database can be reached without creating it (a SQLite file is created by
-    merely connecting, and ``keys init`` runs before ``db upgrade``)."""
+def _keyring_creation_logged() -> bool:
+    """Log ``keys init`` when the database has an access log. It runs before ``db upgrade``
+    on a new installation, so the database may not exist yet: a SQLite file is not created
+    by connecting to it here, and a PostgreSQL database that cannot be reached is reported."""
     url = get_db().engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(url.database).exists()
-    return True
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(str(url.database)).exists():
+        return False
+    try:
+        return record_new_keyring(get_session(), _trail("keys init"))
+    except OperationalError:
+        return False
 
 
 @audit_cli.command("checkpoint")

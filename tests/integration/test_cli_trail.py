@@ -18,6 +18,8 @@ from flask import Flask
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from service import create_app
+from service.config import config_for_tests
 from service.models import AccessLogEntry
 from service.services.keyring import KeyringSource
 from service.services.keys import add_primary_kek, rewrap_data_keys
@@ -187,3 +189,18 @@ def test_commands_that_find_nothing_to_do_write_nothing(
     assert "0 added" in runner.invoke(args=["instruments", "sync"]).output
     assert "left as it is" in runner.invoke(args=["keys", "init", "--if-missing"]).output
     assert access_head(connection) == before
+
+
+def test_keys_init_before_the_database_exists_creates_the_keyring_and_no_database(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "not-yet.sqlite3"
+    fresh = create_app(config_for_tests(f"sqlite:///{database}", str(tmp_path / "instance")))
+    try:
+        result = fresh.test_cli_runner().invoke(args=["keys", "init"])
+        assert result.exit_code == 0, result.output
+        assert "no database yet" in result.output
+        assert Path(fresh.config["PSAM_KEYRING"]).exists()
+        assert not database.exists()
+    finally:
+        fresh.extensions["psam_db"].engine.dispose()
