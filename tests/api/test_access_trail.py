@@ -237,3 +237,22 @@ def test_a_token_id_in_the_access_log_is_a_real_token(
     assert create["filters"] == {"token_id": created["id"], "roles": ["analyst", "auditor"]}
     assert revoke["filters"] == {"token_id": created["id"]}
     assert uuid.UUID(create["actor"]["token_id"]) == uuid.UUID(staff.ids["admin"])
+
+
+def test_a_refused_staff_call_writes_no_access_log_event(
+    client: FlaskClient, connection: Connection, staff: Staff
+) -> None:
+    study_id, _alert = consented_with_alert(client, staff)
+    client.post(
+        f"/api/v1/participants/{study_id}/withdrawal",
+        json={"scope": "no-further-contact"},
+        headers=staff.headers["researcher"],
+    )
+    before = access_head(connection)
+    unknown = client.post(f"/api/v1/tokens/{uuid.uuid4()}/revoke", headers=staff.headers["admin"])
+    assert unknown.status_code == 404
+    refused = client.get(
+        f"/api/v1/participants/{study_id}/contact", headers=staff.headers["researcher"]
+    )
+    assert refused.status_code == 403
+    assert access_head(connection) == before
