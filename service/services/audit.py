@@ -46,9 +46,9 @@ def record_access(
 class Trail:
     """Who is acting, and what it takes to append to the access log in any session.
 
-    Services that change something outside one request's session (the keyring file, several
-    transactions) take a trail rather than a writer, and record in the session that makes
-    the change.
+    The API builds one from the request's principal, a command from its own name. A service
+    that takes a trail records in the session that makes the change, which lets the multi-
+    transaction key commands log in the one transaction where their change takes effect.
     """
 
     principal: Principal
