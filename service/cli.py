@@ -1,4 +1,10 @@
-"""Command line: ``flask --app wsgi db|instruments|tokens ...``."""
+"""Command line: ``flask --app wsgi db|instruments|tokens ...``.
+
+A command that reads or changes participant data or access writes one access-log event,
+naming the command (``{"kind": "cli", "command": "tokens create"}``), not the person at the
+keyboard: the server has no reliable way to know them, and an OS user name would put a
+person's name in an immutable log. ``docs/access-log.md`` lists which commands log what.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError
 
 from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
@@ -23,8 +30,9 @@ from service.domain.errors import DomainError
 from service.domain.ledger import LOGS
 from service.domain.tokens import STAFF_ROLES
 from service.migrate import alembic_config
-from service.resources import get_keys, ledger_writer
+from service.resources import get_keys, ledger_writer, trail_of
 from service.services import exports, ledger, tokens
+from service.services.audit import Trail
 from service.services.catalogue import sync_definitions
 from service.services.definitions import DefinitionFileError, load_definitions
 from service.services.erasure import purge_erasures
@@ -33,6 +41,7 @@ from service.services.keys import (
     RewrapReport,
     add_primary_kek,
     key_status,
+    record_new_keyring,
     retire_kek,
     rewrap_data_keys,
 )
@@ -89,7 +98,7 @@ def instruments_sync(directory: Path | None) -> None:
         definitions = load_definitions(folder)
     except DefinitionFileError as exc:
         raise click.ClickException(f"refused, nothing synced: {exc}") from None
-    report = sync_definitions(get_session(), definitions)
+    report = sync_definitions(get_session(), definitions, trail=_trail("instruments sync"))
     if report.refused:
         for changed in report.refused:
             click.echo(f"refused: {changed}", err=True)
@@ -105,7 +114,9 @@ def instruments_sync(directory: Path | None) -> None:
 @click.option("--expires-days", type=click.IntRange(min=1), default=None)
 def tokens_create(roles: tuple[str, ...], label: str, expires_days: int | None) -> None:
     """Issue a staff token; it is printed once, alone on the last line."""
-    row, token = tokens.create_staff_token(get_session(), roles, label, expires_days)
+    row, token = tokens.create_staff_token(
+        get_session(), roles, label, expires_days, trail=_trail("tokens create")
+    )
     click.echo(f"created token {row.id} ({', '.join(row.roles)}) for {label!r}; keep it safe:")
     click.echo(token)
 
@@ -113,7 +124,7 @@ def tokens_create(roles: tuple[str, ...], label: str, expires_days: int | None) 
 @tokens_cli.command("list")
 def tokens_list() -> None:
     """List staff tokens (no secrets)."""
-    for row in tokens.list_staff_tokens(get_session()):
+    for row in tokens.list_staff_tokens(get_session(), trail=_trail("tokens list")):
         state = "revoked" if row.revoked_at else "active"
         expires = row.expires_at.isoformat() if row.expires_at else "never"
         click.echo(
@@ -126,7 +137,7 @@ def tokens_list() -> None:
 @click.argument("token_id", type=click.UUID)
 def tokens_revoke(token_id: uuid.UUID) -> None:
     """Revoke a staff token by its id (see 'tokens list')."""
-    row = tokens.revoke_staff_token(get_session(), token_id)
+    row = tokens.revoke_staff_token(get_session(), token_id, trail=_trail("tokens revoke"))
     click.echo(f"revoked {row.id} ({row.label})")
 
 
@@ -137,7 +148,9 @@ def tokens_bootstrap_admin() -> None:
     if tokens.has_active_admin(session):
         click.echo("an active admin token exists; none created")
         return
-    _row, token = tokens.create_staff_token(session, ["admin"], "first admin")
+    _row, token = tokens.create_staff_token(
+        session, ["admin"], "first admin", trail=_trail("tokens bootstrap-admin")
+    )
     click.echo("first admin token (shown once, store it now):")
     click.echo(token)
 
@@ -170,6 +183,8 @@ def keys_init(if_missing: bool) -> None:
         raise click.ClickException(f"a keyring already exists at {keys.path}; left as it is")
     write_keyring_file(keys.path, Keyring.generate(), create=True)
     click.echo(f"created keyring {keys.path} (mode 0600): back it up somewhere safe")
+    if not _keyring_creation_logged():
+        click.echo("no database yet: the access log starts with 'db upgrade'")
 
 
 @keys_cli.command("status")
@@ -180,7 +195,7 @@ def keys_status() -> None:
         click.echo(f"{kek.id:<24} {kek.state:<20} {kek.created_at:<22} {kek.data_keys} data keys")
 
 
-def _progress_run(label: str, batch_size: int, pause: float) -> RewrapReport:
+def _progress_run(label: str, batch_size: int, pause: float, command: str) -> RewrapReport:
     bar: Any = None
 
     def start(total: int) -> None:
@@ -196,6 +211,8 @@ def _progress_run(label: str, batch_size: int, pause: float) -> RewrapReport:
             pause=pause,
             on_total=start,
             on_batch=lambda n: bar.update(n),
+            trail=_trail(command),
+            action=command.replace(" ", "."),
         )
     finally:
         if bar is not None:
@@ -222,7 +239,7 @@ def keys_rotate(batch_size: int, pause: float) -> None:
     """Add a new primary KEK and re-wrap every data key to it, online, in batches."""
     new = add_primary_kek(_keys())
     click.echo(f"new primary KEK {new}; re-wrapping data keys")
-    report = _progress_run("re-wrapping", batch_size, pause)
+    report = _progress_run("re-wrapping", batch_size, pause, "keys rotate")
     click.echo(f"{report.rewrapped} data keys re-wrapped to {report.primary}")
 
 
@@ -232,7 +249,7 @@ def keys_rotate(batch_size: int, pause: float) -> None:
 @_keyring_errors
 def keys_rewrap(batch_size: int, pause: float) -> None:
     """Finish an interrupted rotation: re-wrap what is not yet under the primary KEK."""
-    report = _progress_run("re-wrapping", batch_size, pause)
+    report = _progress_run("re-wrapping", batch_size, pause, "keys rewrap")
     click.echo(f"{report.rewrapped} data keys re-wrapped to {report.primary}")
 
 
@@ -241,7 +258,7 @@ def keys_rewrap(batch_size: int, pause: float) -> None:
 @_keyring_errors
 def keys_retire(kek_id: str) -> None:
     """Destroy a KEK; refused while any data key is still wrapped by it."""
-    retire_kek(get_db().sessionmaker, _keys(), kek_id)
+    retire_kek(get_db().sessionmaker, _keys(), kek_id, trail=_trail("keys retire"))
     click.echo(f"{kek_id} destroyed: its material is gone from the keyring")
 
 
@@ -252,6 +269,26 @@ def _keys() -> KeyringSource:
     except KeyringError as exc:
         raise click.ClickException(str(exc)) from None
     return keys
+
+
+def _trail(command: str) -> Trail:
+    """How a command names itself in the access log."""
+    _keys()
+    return trail_of(Principal.operator(command))
+
+
+def _keyring_creation_logged() -> bool:
+    """Log ``keys init`` when the database has an access log. It runs before ``db upgrade``
+    on a new installation, so the database may not exist yet: a SQLite file is not created
+    by connecting to it here, and a PostgreSQL database that cannot be reached is reported."""
+    url = get_db().engine.url
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(str(url.database)).exists():
+        return False
+    try:
+        return record_new_keyring(get_session(), _trail("keys init"))
+    except OperationalError:
+        return False
 
 
 @audit_cli.command("checkpoint")
@@ -275,8 +312,11 @@ def audit_verify(logs: tuple[str, ...]) -> None:
     """Verify each log in the database; exit 1 naming the first bad seq."""
     keyring = _keys().current()
     failed = False
+    session = get_session()
+    length = 0
     for log in logs or LOGS:
-        result = ledger.verify_stored_log(get_session(), keyring, log)
+        result = ledger.verify_stored_log(session, keyring, log)
+        length += result.length
         state = "ok" if result.ok else f"FAILED at seq {result.first_bad_seq}"
         click.echo(
             f"{log}: {state}; {result.length} entries, "
@@ -285,6 +325,10 @@ def audit_verify(logs: tuple[str, ...]) -> None:
         for problem in result.problems:
             click.echo(f"  {problem}")
         failed = failed or not result.ok
+    _trail("audit verify").record(
+        session, "audit.verify", filters={"logs": list(logs or LOGS)}, rows=length
+    )
+    session.commit()
     if failed:
         raise SystemExit(1)
 
@@ -296,11 +340,15 @@ def audit_verify(logs: tuple[str, ...]) -> None:
 def audit_export(out: Path, log: str, public_key_out: Path | None) -> None:
     """Write a log and its checkpoints as JSON lines, for 'psam-verify'."""
     keyring = _keys().current()
+    session = get_session()
     count = 0
     with out.open("w", encoding="utf-8") as handle:
-        for record in ledger.export_records(get_session(), keyring, log):
+        for record in ledger.export_records(session, keyring, log):
             handle.write(json.dumps(record, sort_keys=True) + "\n")
             count += record["kind"] == "entry"
+    # After the file is written: the export holds the log as it was when it was read.
+    _trail("audit export").record(session, f"audit.{log}-log.export", rows=count)
+    session.commit()
     click.echo(f"wrote {count} {log}-log entries to {out}")
     if public_key_out is not None:
         public_key_out.write_text(ledger.public_key_pem(keyring))
@@ -345,7 +393,7 @@ def export_responses(
         include_free_text=include_free_text,
         pseudonyms=pseudonyms,
     )
-    session, keys, operator = get_session(), _keys(), Principal.operator()
+    session, keys, operator = get_session(), _keys(), Principal.operator("export responses")
     try:
         export = exports.begin_export(session, ledger_writer(session), operator, request)
     except DomainError as exc:

@@ -6,8 +6,10 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from service.domain.crypto import KeyringError
+from service.services.audit import Trail
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
+from service.services.tokens import Principal
 
 
 def init_keys(app: Flask) -> KeyringSource:
@@ -25,6 +27,11 @@ def init_keys(app: Flask) -> KeyringSource:
 def ledger_writer(session: Session) -> LedgerWriter:
     """A writer for the logs in this session, signing checkpoints as configured."""
     return LedgerWriter(session, get_keys().current(), current_app.config["PSAM_CHECKPOINT_EVERY"])
+
+
+def trail_of(principal: Principal) -> Trail:
+    """What a service needs to name ``principal`` in the access log, in any session."""
+    return Trail(principal, get_keys().current(), current_app.config["PSAM_CHECKPOINT_EVERY"])
 
 
 def get_keys() -> KeyringSource:

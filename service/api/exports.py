@@ -22,7 +22,7 @@ from service.api.access import current_principal, requires_roles
 from service.db import get_db, get_session
 from service.domain.export import codebook
 from service.models import ExportManifest
-from service.resources import get_keys, ledger_writer
+from service.resources import get_keys, ledger_writer, trail_of
 from service.services import exports
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="For analysts")
@@ -99,7 +99,7 @@ def export_responses(query: dict[str, Any]) -> Response:
 def get_codebook(query: dict[str, Any]) -> Response:
     """What every column of an export means, per instrument version."""
     request = exports.ExportRequest(instrument=query["instrument"], versions=query["version"])
-    versions = exports.versions_for(get_session(), request)
+    versions = exports.codebook_versions(get_session(), request, trail_of(current_principal()))
     book = codebook(versions, include_free_text=query["include_free_text"])
     if query["format"] == "json":
         return Response(json.dumps(book, ensure_ascii=False), content_type="application/json")
@@ -128,7 +128,7 @@ def get_codebook(query: dict[str, Any]) -> Response:
 @blp.response(200, ManifestListSchema)
 def list_exports() -> dict[str, Any]:
     """Exports, newest first, with their manifests."""
-    return {"exports": exports.list_manifests(get_session())}
+    return {"exports": exports.list_manifests(get_session(), trail=trail_of(current_principal()))}
 
 
 @blp.route("/<uuid:export_id>", methods=["GET"])
@@ -136,4 +136,4 @@ def list_exports() -> dict[str, Any]:
 @blp.response(200, ManifestSchema)
 def get_export(export_id: uuid.UUID) -> ExportManifest:
     """One export's manifest: who, when, filters, versions and hashes, rows, SHA-256."""
-    return exports.get_manifest(get_session(), export_id)
+    return exports.get_manifest(get_session(), export_id, trail=trail_of(current_principal()))

@@ -14,6 +14,7 @@ from service.domain.errors import NotFoundError
 from service.domain.instruments import Instrument, parse_instrument, version_key
 from service.domain.protocol import Protocol, parse_protocol
 from service.models import InstrumentVersion, ProtocolVersion
+from service.services.audit import Trail
 from service.services.definitions import DefinitionSet
 
 
@@ -40,11 +41,15 @@ class SyncReport:
     refused: list[Changed] = field(default_factory=list)
 
 
-def sync_definitions(session: Session, definitions: DefinitionSet) -> SyncReport:
+def sync_definitions(
+    session: Session, definitions: DefinitionSet, *, trail: Trail | None = None
+) -> SyncReport:
     """Publish new versions; refuse everything if any published version's file has changed.
 
     All or nothing: a catalogue half-synced from a tree with an edited published file would
-    leave it unclear which files are in force.
+    leave it unclear which files are in force. With a ``trail`` a sync that publishes
+    something is one access-log event in its transaction; one that finds nothing new (every
+    start of a container runs it) changes nothing and writes nothing. Commits.
     """
     report = SyncReport()
     now = utcnow()
@@ -90,8 +95,12 @@ def sync_definitions(session: Session, definitions: DefinitionSet) -> SyncReport
     if report.refused:
         session.rollback()
         report.added.clear()
-    else:
-        session.commit()
+        return report
+    if trail is not None and report.added:
+        trail.record(
+            session, "instruments.sync", filters={"added": report.added}, rows=len(report.added)
+        )
+    session.commit()
     return report
 
 

@@ -35,7 +35,7 @@ from service.models import (
     Participant,
     Response,
 )
-from service.services.audit import record_access
+from service.services.audit import Trail, record_access
 from service.services.consent import consent_form, states_of
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
@@ -309,16 +309,42 @@ def finish_export(
     return manifest
 
 
-def list_manifests(session: Session, limit: int = 100) -> list[ExportManifest]:
-    return list(
+def list_manifests(
+    session: Session, limit: int = 100, *, trail: Trail | None = None
+) -> list[ExportManifest]:
+    """Manifests, newest first; with a ``trail`` the read is logged. Commits."""
+    found = list(
         session.scalars(
             select(ExportManifest).order_by(ExportManifest.created_at.desc()).limit(limit)
         )
     )
+    if trail is not None:
+        trail.record(session, "export.manifests.read", rows=len(found))
+        session.commit()
+    return found
 
 
-def get_manifest(session: Session, export_id: uuid.UUID) -> ExportManifest:
+def get_manifest(
+    session: Session, export_id: uuid.UUID, *, trail: Trail | None = None
+) -> ExportManifest:
+    """One manifest; with a ``trail`` the read is logged. Commits."""
     manifest = session.get(ExportManifest, export_id)
     if manifest is None:
         raise NotFoundError(f"There is no export {export_id}.")
+    if trail is not None:
+        trail.record(session, "export.manifest.read", filters={"export": str(export_id)}, rows=1)
+        session.commit()
     return manifest
+
+
+def codebook_versions(session: Session, request: ExportRequest, trail: Trail) -> list[Instrument]:
+    """The versions a codebook describes; the read is logged like every staff call. Commits."""
+    versions = versions_for(session, request)
+    trail.record(
+        session,
+        "export.codebook.read",
+        filters={"instrument": request.instrument, "versions": [v.version for v in versions]},
+        rows=len(versions),
+    )
+    session.commit()
+    return versions

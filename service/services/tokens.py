@@ -7,7 +7,7 @@ import hmac
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -24,6 +24,9 @@ from service.domain.tokens import (
 )
 from service.models import ParticipantToken, StaffToken
 
+if TYPE_CHECKING:  # audit imports Principal from here
+    from service.services.audit import Trail
+
 
 class AuthenticationError(Exception):
     """The token is missing, malformed, unknown, revoked or expired."""
@@ -38,6 +41,7 @@ class Principal:
     """Who is calling: the token's id, label and roles (never the token itself).
 
     A participant's token holds the one role ``participant`` and is scoped to its study ID.
+    The label is for people reading ``tokens list``; it never reaches a log (``actor``).
     """
 
     kind: TokenKind
@@ -47,23 +51,36 @@ class Principal:
     study_id: str | None = None
 
     def actor(self) -> dict[str, str]:
-        """How this caller is named in the consent and access logs."""
+        """How this caller is named in the logs and manifests: by token id, never by label.
+
+        A label is free text that may hold a person's name, and the logs are immutable; the
+        id leads to the label through ``tokens list`` for as long as the service keeps it.
+        """
         if self.kind is TokenKind.PARTICIPANT:
             return {"kind": "participant", "token_id": str(self.token_id)}
         if OPERATOR_ROLE in self.roles:
-            return {"kind": "operator", "label": self.label}
-        return {"kind": "staff", "token_id": str(self.token_id), "label": self.label}
+            return {"kind": "cli", "command": self.label}
+        return {"kind": "staff", "token_id": str(self.token_id)}
 
     @classmethod
-    def operator(cls, label: str = "command line") -> Principal:
-        """Someone running a command on the server itself, with no token."""
-        return cls(TokenKind.STAFF, uuid.UUID(int=0), label, frozenset({OPERATOR_ROLE}))
+    def operator(cls, command: str = "command line") -> Principal:
+        """Someone running ``command`` (e.g. "tokens create") on the server, with no token."""
+        return cls(TokenKind.STAFF, uuid.UUID(int=0), command, frozenset({OPERATOR_ROLE}))
 
 
 def create_staff_token(
-    session: Session, roles: Iterable[str], label: str, expires_days: int | None = None
+    session: Session,
+    roles: Iterable[str],
+    label: str,
+    expires_days: int | None = None,
+    *,
+    trail: Trail | None = None,
 ) -> tuple[StaffToken, str]:
-    """Issue a token; the plaintext is returned once and never stored."""
+    """Issue a token; the plaintext is returned once and never stored. Commits.
+
+    With a ``trail`` (every API and CLI caller passes one) the issue is an access-log event
+    in the same transaction, naming the new token by id and roles, never by label.
+    """
     wanted = sorted(set(roles))
     unknown = [r for r in wanted if r not in STAFF_ROLES]
     if unknown or not wanted:
@@ -82,23 +99,51 @@ def create_staff_token(
         revoked_at=None,
     )
     session.add(row)
+    session.flush()
+    if trail is not None:
+        trail.record(
+            session,
+            "token.create",
+            filters={"token_id": str(row.id), "roles": wanted, "expires_days": expires_days},
+            rows=1,
+        )
     session.commit()
     return row, token
 
 
-def list_staff_tokens(session: Session) -> list[StaffToken]:
-    """Every staff token, oldest first; hashes are not secret but are not shown either."""
-    return list(session.scalars(select(StaffToken).order_by(StaffToken.created_at)))
+def list_staff_tokens(session: Session, *, trail: Trail | None = None) -> list[StaffToken]:
+    """Every staff token, oldest first; hashes are not secret but are not shown either.
+
+    Who holds access is itself access data, so a listing is logged (with a ``trail``). Commits.
+    """
+    rows = list(session.scalars(select(StaffToken).order_by(StaffToken.created_at)))
+    if trail is not None:
+        trail.record(session, "token.list", rows=len(rows))
+        session.commit()
+    return rows
 
 
-def revoke_staff_token(session: Session, token_id: uuid.UUID) -> StaffToken:
-    """Revoke a token for good; revoking twice keeps the first time."""
+def revoke_staff_token(
+    session: Session, token_id: uuid.UUID, *, trail: Trail | None = None
+) -> StaffToken:
+    """Revoke a token for good; revoking twice keeps the first time. Commits.
+
+    Each call is logged (with a ``trail``), a repeat too, marked ``already_revoked``.
+    """
     row = session.get(StaffToken, token_id)
     if row is None:
         raise NotFoundError(f"There is no staff token {token_id}.")
-    if row.revoked_at is None:
+    already = row.revoked_at is not None
+    if not already:
         row.revoked_at = utcnow()
-        session.commit()
+    if trail is not None:
+        trail.record(
+            session,
+            "token.revoke",
+            filters={"token_id": str(token_id), "already_revoked": already or None},
+            rows=1,
+        )
+    session.commit()
     return row
 
 

@@ -1,0 +1,258 @@
+"""Every staff route writes exactly one access-log event naming the caller by token id.
+
+The table is checked against the app's URL map: a new staff route without a row fails
+``test_the_trail_table_covers_every_staff_route``. An analyst export is the one route with
+two events (see docs/access-log.md): one before the first row leaves, one when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
+
+from service.api.access import view_access
+from service.domain.tokens import STAFF_ROLES
+from service.models import AccessLogEntry
+from service.services.tokens import create_staff_token
+from tests.conftest import valid_signature
+
+CANARY = "Canary Jane Doe 7731"
+PHQ9_ALERTING = {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_10": 1}
+
+# rule -> (method, role, query or body, the access-log actions the call adds)
+TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
+    ("GET", "/api/v1/tokens"): ("admin", "", None, ("token.list",)),
+    ("POST", "/api/v1/tokens"): (
+        "admin",
+        "",
+        {"label": CANARY, "roles": ["analyst"]},
+        ("token.create",),
+    ),
+    ("POST", "/api/v1/tokens/<uuid:token_id>/revoke"): ("admin", "", None, ("token.revoke",)),
+    ("POST", "/api/v1/participants"): (
+        "researcher",
+        "",
+        {"contact": {"name": "Sam Example"}},
+        ("participant.enrol",),
+    ),
+    ("GET", "/api/v1/participants"): ("researcher", "", None, ("participants.list",)),
+    ("GET", "/api/v1/participants/<study_id>"): ("researcher", "", None, ("participant.read",)),
+    ("GET", "/api/v1/participants/<study_id>/contact"): (
+        "researcher",
+        "",
+        None,
+        ("participant.contact.read",),
+    ),
+    ("POST", "/api/v1/participants/<study_id>/token"): (
+        "researcher",
+        "",
+        None,
+        ("participant.token.reissue",),
+    ),
+    ("POST", "/api/v1/participants/<study_id>/withdrawal"): (
+        "researcher",
+        "",
+        {"scope": "stop"},
+        ("participant.withdraw",),
+    ),
+    ("GET", "/api/v1/alerts"): ("researcher", "", None, ("alerts.read",)),
+    ("POST", "/api/v1/alerts/<uuid:alert_id>/ack"): (
+        "researcher",
+        "",
+        {"note": "called, safe"},
+        ("alert.ack",),
+    ),
+    ("GET", "/api/v1/exports/responses"): (
+        "analyst",
+        "?instrument=phq-9",
+        None,
+        ("export.responses.start", "export.responses"),
+    ),
+    ("GET", "/api/v1/exports/codebook"): (
+        "analyst",
+        "?instrument=phq-9",
+        None,
+        ("export.codebook.read",),
+    ),
+    ("GET", "/api/v1/exports"): ("analyst", "", None, ("export.manifests.read",)),
+    ("GET", "/api/v1/exports/<uuid:export_id>"): (
+        "analyst",
+        "",
+        None,
+        ("export.manifest.read",),
+    ),
+    ("GET", "/api/v1/audit/consent-log"): ("auditor", "", None, ("audit.consent-log.read",)),
+    ("GET", "/api/v1/audit/consent-log/verify"): (
+        "auditor",
+        "",
+        None,
+        ("audit.consent-log.verify",),
+    ),
+    ("GET", "/api/v1/audit/access-log"): ("auditor", "", None, ("audit.access-log.read",)),
+    ("GET", "/api/v1/audit/access-log/verify"): (
+        "auditor",
+        "",
+        None,
+        ("audit.access-log.verify",),
+    ),
+    ("GET", "/api/v1/audit/checkpoints"): ("auditor", "", None, ("audit.checkpoints.read",)),
+    ("GET", "/api/v1/audit/public-key"): ("auditor", "", None, ("audit.public-key.read",)),
+}
+
+
+def staff_routes(app: Flask) -> set[tuple[str, str]]:
+    """Every (method, rule) that a staff token may call, from the URL map."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        access = view_access(app, rule.endpoint) if rule.endpoint in app.view_functions else None
+        if access is None or access.public or not access.roles & set(STAFF_ROLES):
+            continue
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            found.add((method, rule.rule))
+    return found
+
+
+@dataclass
+class Staff:
+    """One token per staff role, each labelled with the canary, and its row id."""
+
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture
+def staff(session: Session) -> Staff:
+    made = Staff()
+    for role in STAFF_ROLES:
+        row, token = create_staff_token(session, [role], f"{CANARY} ({role})")
+        made.headers[role] = {"Authorization": f"Bearer {token}"}
+        made.ids[role] = str(row.id)
+    return made
+
+
+def consented_with_alert(client: FlaskClient, staff: Staff) -> tuple[str, str]:
+    """A participant with contact details, consent to everything and an open alert."""
+    made = client.post(
+        "/api/v1/participants",
+        json={"contact": {"name": "Sam Example", "email": "sam@example.org"}},
+        headers=staff.headers["researcher"],
+    ).get_json()
+    own = {"Authorization": f"Bearer {made['token']}"}
+    assert (
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=own).status_code
+        == 201
+    )
+    submitted = {
+        "instrument": "phq-9",
+        "version": "1.0.0",
+        "timepoint": "baseline",
+        "answers": PHQ9_ALERTING,
+        "submit": True,
+    }
+    assert client.post("/api/v1/me/responses", json=submitted, headers=own).status_code == 201
+    alerts = client.get("/api/v1/alerts", headers=staff.headers["researcher"]).get_json()
+    alert_id = next(a["id"] for a in alerts["alerts"] if a["study_id"] == made["study_id"])
+    return made["study_id"], alert_id
+
+
+def fill_path(rule: str, client: FlaskClient, staff: Staff) -> str:
+    """The rule with each placeholder replaced by a real, fitting value."""
+    if "<study_id>" in rule or "<uuid:alert_id>" in rule:
+        study_id, alert_id = consented_with_alert(client, staff)
+        rule = rule.replace("<study_id>", study_id).replace("<uuid:alert_id>", alert_id)
+    if "<uuid:token_id>" in rule:
+        victim = client.post(
+            "/api/v1/tokens",
+            json={"label": CANARY, "roles": ["analyst"]},
+            headers=staff.headers["admin"],
+        ).get_json()
+        rule = rule.replace("<uuid:token_id>", victim["id"])
+    if "<uuid:export_id>" in rule:
+        done = client.get(
+            "/api/v1/exports/responses?instrument=phq-9", headers=staff.headers["analyst"]
+        )
+        done.get_data()
+        rule = rule.replace("<uuid:export_id>", done.headers["X-Export-Id"])
+    assert "<" not in rule, f"no value for a placeholder in {rule}"
+    return rule
+
+
+def access_events_after(connection: Connection, seq: int) -> list[dict]:
+    rows = connection.execute(
+        select(AccessLogEntry.event).where(AccessLogEntry.seq > seq).order_by(AccessLogEntry.seq)
+    )
+    return [json.loads(event) for (event,) in rows]
+
+
+def access_head(connection: Connection) -> int:
+    return int(connection.execute(select(func.coalesce(func.max(AccessLogEntry.seq), 0))).scalar())
+
+
+def test_the_trail_table_covers_every_staff_route(app: Flask) -> None:
+    assert staff_routes(app) == set(TABLE)
+
+
+@pytest.mark.parametrize(
+    ("method", "rule"), [pytest.param(m, r, id=f"{m} {r}") for m, r in sorted(TABLE)]
+)
+def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
+    client: FlaskClient,
+    connection: Connection,
+    staff: Staff,
+    method: str,
+    rule: str,
+) -> None:
+    role, query, body, expected = TABLE[(method, rule)]
+    path = fill_path(rule, client, staff) + query
+    before = access_head(connection)
+    response = client.open(path, method=method, json=body, headers=staff.headers[role])
+    response.get_data()  # a streamed export logs its end when the stream is consumed
+    assert response.status_code < 300, response.get_data(as_text=True)
+    added = access_events_after(connection, before)
+    assert [event["action"] for event in added] == list(expected)
+    for event in added:
+        assert event["type"] == "access"
+        assert event["actor"] == {"kind": "staff", "token_id": staff.ids[role]}
+        assert CANARY not in json.dumps(event)
+
+
+def test_a_token_id_in_the_access_log_is_a_real_token(
+    client: FlaskClient, connection: Connection, staff: Staff
+) -> None:
+    before = access_head(connection)
+    created = client.post(
+        "/api/v1/tokens",
+        json={"label": CANARY, "roles": ["auditor", "analyst"]},
+        headers=staff.headers["admin"],
+    ).get_json()
+    client.post(f"/api/v1/tokens/{created['id']}/revoke", headers=staff.headers["admin"])
+    create, revoke = access_events_after(connection, before)
+    assert create["filters"] == {"token_id": created["id"], "roles": ["analyst", "auditor"]}
+    assert revoke["filters"] == {"token_id": created["id"]}
+    assert uuid.UUID(create["actor"]["token_id"]) == uuid.UUID(staff.ids["admin"])
+
+
+def test_a_refused_staff_call_writes_no_access_log_event(
+    client: FlaskClient, connection: Connection, staff: Staff
+) -> None:
+    study_id, _alert = consented_with_alert(client, staff)
+    client.post(
+        f"/api/v1/participants/{study_id}/withdrawal",
+        json={"scope": "no-further-contact"},
+        headers=staff.headers["researcher"],
+    )
+    before = access_head(connection)
+    unknown = client.post(f"/api/v1/tokens/{uuid.uuid4()}/revoke", headers=staff.headers["admin"])
+    assert unknown.status_code == 404
+    refused = client.get(
+        f"/api/v1/participants/{study_id}/contact", headers=staff.headers["researcher"]
+    )
+    assert refused.status_code == 403
+    assert access_head(connection) == before
