@@ -59,6 +59,7 @@ def export_responses(query: dict[str, Any]) -> Response:
         labels=query["labels"],
         include_free_text=query["include_free_text"],
         pseudonyms=query["pseudonyms"],
+        submitted=query.get("submitted"),
     )
     session, principal, keys = get_session(), current_principal(), get_keys()
     export = exports.begin_export(session, ledger_writer(session), principal, request)
@@ -98,14 +99,28 @@ def export_responses(query: dict[str, Any]) -> Response:
 )
 def get_codebook(query: dict[str, Any]) -> Response:
     """What every column of an export means, per instrument version."""
-    request = exports.ExportRequest(instrument=query["instrument"], versions=query["version"])
+    request = exports.ExportRequest(
+        instrument=query["instrument"],
+        versions=query["version"],
+        pseudonyms=query["pseudonyms"],
+        submitted=query.get("submitted"),
+    )
     versions = exports.versions_for(get_session(), request)
-    book = codebook(versions, include_free_text=query["include_free_text"])
+    book = codebook(
+        versions,
+        include_free_text=query["include_free_text"],
+        pseudonyms=request.pseudonyms,
+        submitted=request.submitted_as,
+    )
     if query["format"] == "json":
         return Response(json.dumps(book, ensure_ascii=False), content_type="application/json")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["version", "sha256", "column", "label", "type", "item", "codes"])
+    writer.writerow(["version", "sha256", "column", "label", "type", "item", "codes", "note"])
+    for column in book["fixed_columns"]:  # the same in every version
+        writer.writerow(
+            ["", "", column["name"], column["label"], column["type"], "", "", column["note"] or ""]
+        )
     for version in book["versions"]:
         for column in version["columns"]:
             codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
@@ -118,6 +133,7 @@ def get_codebook(query: dict[str, Any]) -> Response:
                     column["type"],
                     column["item"] or "",
                     codes,
+                    column["note"] or "",
                 ]
             )
     return Response(buffer.getvalue(), content_type="text/csv; charset=utf-8")

@@ -51,6 +51,7 @@ _WRAP_INFO = b"psam/v1/kek/wrap-data-key"
 HMAC_PURPOSES = {
     "signature-commitment": b"psam/v1/hmac/signature-commitment",
     "export-pseudonym": b"psam/v1/hmac/export-pseudonym",
+    "export-response-id": b"psam/v1/hmac/export-response-id",
 }
 
 
