@@ -376,8 +376,7 @@ def export_responses(
     click.echo(f"export {manifest.id}: {manifest.row_count} rows, sha256 {manifest.sha256}")
     if manifest.skipped_count:
         click.echo(
-            f"skipped {manifest.skipped_count} rows that could not be decrypted: "
-            "see the manifest",
+            f"skipped {manifest.skipped_count} rows that could not be decrypted: see the manifest",
             err=True,
         )
 

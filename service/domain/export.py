@@ -81,9 +81,7 @@ def fixed_columns(pseudonyms: str = "study-id", submitted: str = "time") -> list
         ),
     ]
     if submitted == "time":
-        columns.append(
-            Column("submitted_at", "When the response was submitted (UTC)", "datetime")
-        )
+        columns.append(Column("submitted_at", "When the response was submitted (UTC)", "datetime"))
     elif submitted == "day":
         columns.append(
             Column(
