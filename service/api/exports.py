@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from schemas.exports import (
 )
 from service.api.access import current_principal, requires_roles
 from service.db import get_db, get_session
-from service.domain.export import codebook
+from service.domain.export import codebook, codebook_csv
 from service.models import ExportManifest
 from service.resources import get_keys, ledger_writer
 from service.services import exports
@@ -114,29 +112,7 @@ def get_codebook(query: dict[str, Any]) -> Response:
     )
     if query["format"] == "json":
         return Response(json.dumps(book, ensure_ascii=False), content_type="application/json")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["version", "sha256", "column", "label", "type", "item", "codes", "note"])
-    for column in book["fixed_columns"]:  # the same in every version
-        writer.writerow(
-            ["", "", column["name"], column["label"], column["type"], "", "", column["note"] or ""]
-        )
-    for version in book["versions"]:
-        for column in version["columns"]:
-            codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
-            writer.writerow(
-                [
-                    version["version"],
-                    version["sha256"],
-                    column["name"],
-                    column["label"],
-                    column["type"],
-                    column["item"] or "",
-                    codes,
-                    column["note"] or "",
-                ]
-            )
-    return Response(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    return Response(codebook_csv(book), content_type="text/csv; charset=utf-8")
 
 
 @blp.route("", methods=["GET"])

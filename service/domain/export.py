@@ -310,3 +310,33 @@ def codebook(
             for inst in versions
         ],
     }
+
+
+def codebook_csv(book: Mapping[str, Any]) -> str:
+    """The codebook as a table: the fixed columns (no version), then each version's columns.
+    A spreadsheet opens it too, so its text is neutralised like an export's."""
+    lines = [csv_line(["version", "sha256", "column", "label", "type", "item", "codes", "note"])]
+    for column in book["fixed_columns"]:  # the same in every version
+        lines.append(
+            csv_line(
+                ["", "", column["name"], column["label"], column["type"], "", "", column["note"]]
+            )
+        )
+    for version in book["versions"]:
+        for column in version["columns"]:
+            codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
+            lines.append(
+                csv_line(
+                    [
+                        version["version"],
+                        version["sha256"],
+                        column["name"],
+                        column["label"],
+                        column["type"],
+                        column["item"],
+                        codes,
+                        column["note"],
+                    ]
+                )
+            )
+    return "".join(lines)
