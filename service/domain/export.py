@@ -235,9 +235,9 @@ def text_positions(
     fixed: Sequence[Column], columns: Sequence[Column], *, labels: bool
 ) -> list[int]:
     """Where, in a row of ``header(fixed, columns)``, a value may be text from outside the
-    service: free text, band labels, and option labels when ``labels`` is asked for. The
-    fixed columns hold ids the service makes or checks against a pattern, none of which can
-    begin like a formula."""
+    service: free text, band labels, and option labels when ``labels`` is asked for (and
+    dates, which are checked but cost little to guard). The fixed columns hold ids the
+    service makes or checks against a pattern, none of which can begin like a formula."""
     return [
         len(fixed) + i
         for i, c in enumerate(columns)

@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from service.models import DataKeyRecord, Response
+from service.models import DataKeyRecord, ExportManifest, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
 from tests.conftest import valid_signature
@@ -222,4 +223,41 @@ def test_rows_of_a_participant_whose_data_key_is_missing_are_skipped_and_named(
     assert manifest["skipped"] == [{"response_id": str(victim.id), "reason": "no data key"}]
     assert _access_event(client, auth, export_id)["filters"]["skipped_response_ids"] == [
         str(victim.id)
+    ]
+
+
+def test_the_command_line_export_skips_an_unreadable_row_and_says_so(
+    app: Flask, answered: dict[str, str], session: Session, tmp_path: Path
+) -> None:
+    study_id = answered[PLAIN]
+    victim = _response_of(session, study_id)
+    session.execute(delete(DataKeyRecord.__table__).where(DataKeyRecord.study_id == study_id))
+    session.commit()
+    out = tmp_path / "words.csv"
+    result = app.test_cli_runner().invoke(
+        args=[
+            "export",
+            "responses",
+            "--instrument",
+            "hostile-words",
+            "--include-free-text",
+            "--pseudonyms",
+            "per-export",
+            "--submitted",
+            "none",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 rows" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
+    assert len(rows) == len(FORMULAS)
+    assert not {"submitted_at", "submitted_on"} & set(rows[0])
+    assert {r["hw_text"] for r in rows} == {"'" + text for text in FORMULAS}
+    manifest = session.scalars(
+        select(ExportManifest).order_by(ExportManifest.created_at.desc())
+    ).first()
+    assert manifest is not None and manifest.skipped == [
+        {"response_id": str(victim.id), "reason": "no data key"}
     ]
