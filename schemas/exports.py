@@ -7,6 +7,7 @@ import datetime as dt
 from marshmallow import Schema, fields, validate
 
 from schemas.fields import UtcDateTime
+from service.domain.export import PSEUDONYMS, SUBMITTED
 
 
 class ExportQuerySchema(Schema):
@@ -29,7 +30,19 @@ class ExportQuerySchema(Schema):
     )
     include_free_text = fields.Boolean(load_default=False)
     pseudonyms = fields.String(
-        load_default="study-id", validate=validate.OneOf(("study-id", "per-export"))
+        load_default="study-id",
+        validate=validate.OneOf(PSEUDONYMS),
+        metadata={
+            "description": "per-export: a pseudonym per participant and per response for "
+            "this export only, rows sorted by the response pseudonym"
+        },
+    )
+    submitted = fields.String(
+        validate=validate.OneOf(SUBMITTED),
+        metadata={
+            "description": "time (submitted_at), day (submitted_on, UTC) or none (no column); "
+            "default time, or day with per-export pseudonyms, which refuse time"
+        },
     )
 
 
@@ -38,11 +51,18 @@ class CodebookQuerySchema(Schema):
     version = fields.List(fields.String(validate=validate.Length(min=1, max=32)), load_default=list)
     include_free_text = fields.Boolean(load_default=False)
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+    pseudonyms = fields.String(load_default="study-id", validate=validate.OneOf(PSEUDONYMS))
+    submitted = fields.String(validate=validate.OneOf(SUBMITTED))
 
 
 class VersionHashSchema(Schema):
     version = fields.String(required=True)
     sha256 = fields.String(required=True)
+
+
+class SkippedRowSchema(Schema):
+    response_id = fields.String(required=True)
+    reason = fields.String(required=True)
 
 
 class ManifestSchema(Schema):
@@ -61,6 +81,17 @@ class ManifestSchema(Schema):
         allow_none=True,
         required=True,
         metadata={"description": "SHA-256 of the exact bytes sent"},
+    )
+    skipped_count = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Rows left out because they could not be decrypted"},
+    )
+    skipped = fields.List(
+        fields.Nested(SkippedRowSchema),
+        allow_none=True,
+        required=True,
+        metadata={"description": "The skipped rows by response id (the first 1,000)"},
     )
 
 

@@ -366,6 +366,11 @@ def audit_export(out: Path, log: str, public_key_out: Path | None) -> None:
 @click.option("--labels", is_flag=True, help="Option labels instead of codes.")
 @click.option("--include-free-text", is_flag=True)
 @click.option("--pseudonyms", type=click.Choice(["study-id", "per-export"]), default="study-id")
+@click.option(
+    "--submitted",
+    type=click.Choice(["time", "day", "none"]),
+    help="Default: time, or day with per-export pseudonyms.",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_responses(
     instrument: str,
@@ -378,6 +383,7 @@ def export_responses(
     labels: bool,
     include_free_text: bool,
     pseudonyms: str,
+    submitted: str | None,
     out: Path,
 ) -> None:
     """Export responses to a file, with the same filters and manifest as the API."""
@@ -392,6 +398,7 @@ def export_responses(
         labels=labels,
         include_free_text=include_free_text,
         pseudonyms=pseudonyms,
+        submitted=submitted,
     )
     session, keys, operator = get_session(), _keys(), Principal.operator("export responses")
     try:
@@ -417,6 +424,11 @@ def export_responses(
             session, ledger_writer(session), operator, export, completed
         )
     click.echo(f"export {manifest.id}: {manifest.row_count} rows, sha256 {manifest.sha256}")
+    if manifest.skipped_count:
+        click.echo(
+            f"skipped {manifest.skipped_count} rows that could not be decrypted: see the manifest",
+            err=True,
+        )
 
 
 @erasure_cli.command("purge")

@@ -283,3 +283,7 @@ class ExportManifest(Base):
     format: Mapped[str] = mapped_column(String(8))
     row_count: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # Rows left out because they could not be decrypted: how many, and up to a bound each
+    # one's response id and why. Null until the export ends.
+    skipped_count: Mapped[int | None] = mapped_column(Integer)
+    skipped: Mapped[list[Any] | None]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from schemas.exports import (
 )
 from service.api.access import current_principal, requires_roles
 from service.db import get_db, get_session
-from service.domain.export import codebook
+from service.domain.export import codebook, codebook_csv
 from service.models import ExportManifest
 from service.resources import get_keys, ledger_writer, trail_of
 from service.services import exports
@@ -59,6 +57,7 @@ def export_responses(query: dict[str, Any]) -> Response:
         labels=query["labels"],
         include_free_text=query["include_free_text"],
         pseudonyms=query["pseudonyms"],
+        submitted=query.get("submitted"),
     )
     session, principal, keys = get_session(), current_principal(), get_keys()
     export = exports.begin_export(session, ledger_writer(session), principal, request)
@@ -98,29 +97,22 @@ def export_responses(query: dict[str, Any]) -> Response:
 )
 def get_codebook(query: dict[str, Any]) -> Response:
     """What every column of an export means, per instrument version."""
-    request = exports.ExportRequest(instrument=query["instrument"], versions=query["version"])
+    request = exports.ExportRequest(
+        instrument=query["instrument"],
+        versions=query["version"],
+        pseudonyms=query["pseudonyms"],
+        submitted=query.get("submitted"),
+    )
     versions = exports.codebook_versions(get_session(), request, trail_of(current_principal()))
-    book = codebook(versions, include_free_text=query["include_free_text"])
+    book = codebook(
+        versions,
+        include_free_text=query["include_free_text"],
+        pseudonyms=request.pseudonyms,
+        submitted=request.submitted_as,
+    )
     if query["format"] == "json":
         return Response(json.dumps(book, ensure_ascii=False), content_type="application/json")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["version", "sha256", "column", "label", "type", "item", "codes"])
-    for version in book["versions"]:
-        for column in version["columns"]:
-            codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
-            writer.writerow(
-                [
-                    version["version"],
-                    version["sha256"],
-                    column["name"],
-                    column["label"],
-                    column["type"],
-                    column["item"] or "",
-                    codes,
-                ]
-            )
-    return Response(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    return Response(codebook_csv(book), content_type="text/csv; charset=utf-8")
 
 
 @blp.route("", methods=["GET"])

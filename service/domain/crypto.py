@@ -52,6 +52,7 @@ HMAC_PURPOSES = {
     "signature-commitment": b"psam/v1/hmac/signature-commitment",
     "export-pseudonym": b"psam/v1/hmac/export-pseudonym",
     "rate-limit-client": b"psam/v1/hmac/rate-limit-client",
+    "export-response-id": b"psam/v1/hmac/export-response-id",
 }
 
 

@@ -5,6 +5,15 @@ Columns: the fixed ones, then one per item in definition order (a multi-choice i
 Free-text items only when asked for; items marked ``identifying`` never. When an export spans
 several versions of an instrument, the columns are those of the first version followed by any
 that later versions add, so one file holds them all.
+
+The fixed columns depend on how the export is pseudonymised: with study IDs they carry the
+response id and the exact submission time; with per-export pseudonyms the response id is a
+keyed hash of this export and the time is the UTC day (or left out), so that no column lets
+two exports be joined or a row be traced back without the service.
+
+In CSV, a text cell that a spreadsheet would run as a formula (one beginning with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with a single quote, as OWASP
+advises; numbers stay numbers, and NDJSON carries every value exactly.
 """
 
 from __future__ import annotations
@@ -18,14 +27,14 @@ from typing import Any
 
 from service.domain.instruments import Instrument, Item, Score
 
-FIXED_COLUMNS = (
-    "study_id",
-    "timepoint",
-    "instrument",
-    "version",
-    "instrument_hash",
-    "response_id",
-    "submitted_at",
+PSEUDONYMS = ("study-id", "per-export")
+SUBMITTED = ("time", "day", "none")  # how much of the submission time an export carries
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_NOTE = (
+    "In CSV, a text value beginning with =, +, -, @, a tab or a carriage return is written "
+    "with a single quote (') in front, so that a spreadsheet shows it as text instead of "
+    "running it as a formula; remove that first quote to get the exact answer back. Numbers "
+    "are never changed. NDJSON carries every value exactly."
 )
 
 
@@ -41,6 +50,48 @@ class Column:
     codes: tuple[tuple[int, str], ...] = field(default=())
     score: str | None = None
     band: bool = False
+    note: str | None = None
+
+
+def fixed_columns(pseudonyms: str = "study-id", submitted: str = "time") -> list[Column]:
+    """The columns before the items: who, when and what, as this kind of export writes them."""
+    per_export = pseudonyms == "per-export"
+    columns = [
+        Column(
+            "study_id",
+            "Participant",
+            "string",
+            note="A pseudonym for this export only (PX-...): the same participant has another "
+            "one in every other export"
+            if per_export
+            else "The participant's study ID",
+        ),
+        Column("timepoint", "Timepoint of the study protocol", "string"),
+        Column("instrument", "Instrument id", "string"),
+        Column("version", "Instrument version", "string"),
+        Column("instrument_hash", "SHA-256 of the instrument version's definition", "string"),
+        Column(
+            "response_id",
+            "Response",
+            "string",
+            note="A keyed hash of the response id for this export only (RX-...); rows are "
+            "sorted by it, so their order says nothing about when or by whom they were given"
+            if per_export
+            else "The response's id in the service",
+        ),
+    ]
+    if submitted == "time":
+        columns.append(Column("submitted_at", "When the response was submitted (UTC)", "datetime"))
+    elif submitted == "day":
+        columns.append(
+            Column(
+                "submitted_on",
+                "The day the response was submitted (UTC)",
+                "date",
+                note="The time of day is left out so that two exports cannot be joined on it",
+            )
+        )
+    return columns
 
 
 _ITEM_TYPES = {
@@ -128,18 +179,37 @@ def row_values(
     return values
 
 
-def header(columns: Sequence[Column]) -> list[str]:
-    return [*FIXED_COLUMNS, *(c.name for c in columns)]
+def header(fixed: Sequence[Column], columns: Sequence[Column]) -> list[str]:
+    return [c.name for c in (*fixed, *columns)]
+
+
+def neutralised(text: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP: a leading single quote)."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def csv_line(values: Iterable[Any]) -> str:
-    """One RFC 4180 record (CRLF-terminated); booleans as 1/0, missing as empty."""
-    return csv_lines([["" if v is None else int(v) if isinstance(v, bool) else v for v in values]])
+    """One RFC 4180 record (CRLF-terminated); booleans as 1/0, missing as empty, and every
+    text cell neutralised."""
+    cells = [
+        ""
+        if v is None
+        else int(v)
+        if isinstance(v, bool)
+        else neutralised(v)
+        if isinstance(v, str)
+        else v
+        for v in values
+    ]
+    return csv_lines([cells])
 
 
-def csv_lines(records: Iterable[list[Any]], booleans: Sequence[int] = ()) -> str:
+def csv_lines(
+    records: Iterable[list[Any]], booleans: Sequence[int] = (), texts: Sequence[int] = ()
+) -> str:
     """RFC 4180 records from one writer, each as ``csv_line`` writes it; only the positions
-    in ``booleans`` can hold a boolean (written as 1/0). The records are changed in place."""
+    in ``booleans`` can hold a boolean (written as 1/0) and only those in ``texts`` text that
+    someone typed or chose (neutralised). The records are changed in place."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # writes None as an empty field
     for values in records:
@@ -147,13 +217,32 @@ def csv_lines(records: Iterable[list[Any]], booleans: Sequence[int] = ()) -> str
             value = values[position]
             if isinstance(value, bool):
                 values[position] = int(value)
+        for position in texts:
+            value = values[position]
+            # Only strings: a negative number in a numeric column stays a number.
+            if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+                values[position] = "'" + value
         writer.writerow(values)
     return buffer.getvalue()
 
 
-def boolean_positions(columns: Sequence[Column]) -> list[int]:
-    """Where, in a row of ``header(columns)``, a value may be a boolean."""
-    return [len(FIXED_COLUMNS) + i for i, c in enumerate(columns) if c.type == "boolean"]
+def boolean_positions(fixed: Sequence[Column], columns: Sequence[Column]) -> list[int]:
+    """Where, in a row of ``header(fixed, columns)``, a value may be a boolean."""
+    return [len(fixed) + i for i, c in enumerate(columns) if c.type == "boolean"]
+
+
+def text_positions(
+    fixed: Sequence[Column], columns: Sequence[Column], *, labels: bool
+) -> list[int]:
+    """Where, in a row of ``header(fixed, columns)``, a value may be text from outside the
+    service: free text, band labels, and option labels when ``labels`` is asked for (and
+    dates, which are checked but cost little to guard). The fixed columns hold ids the
+    service makes or checks against a pattern, none of which can begin like a formula."""
+    return [
+        len(fixed) + i
+        for i, c in enumerate(columns)
+        if c.type in ("string", "date") or (labels and c.type == "code")
+    ]
 
 
 def ndjson_line(names: Sequence[str], values: Sequence[Any]) -> str:
@@ -164,11 +253,32 @@ def ndjson_lines(names: Sequence[str], records: Iterable[Sequence[Any]]) -> str:
     return "".join(ndjson_line(names, values) for values in records)
 
 
-def codebook(versions: Sequence[Instrument], *, include_free_text: bool) -> dict[str, Any]:
-    """Per version: every column with label, type and codes; score definitions and bands."""
+def _note(column: Column) -> str | None:
+    if column.type == "string":  # free text and band labels
+        return FORMULA_NOTE
+    if column.type == "code":
+        return "With labels=true, the option's label instead of its code. " + FORMULA_NOTE
+    return None
+
+
+def codebook(
+    versions: Sequence[Instrument],
+    *,
+    include_free_text: bool,
+    pseudonyms: str = "study-id",
+    submitted: str = "time",
+) -> dict[str, Any]:
+    """The fixed columns as this kind of export writes them, then per version every column
+    with label, type, codes and notes; score definitions and bands."""
     return {
         "instrument": versions[0].id if versions else None,
-        "fixed_columns": list(FIXED_COLUMNS),
+        "pseudonyms": pseudonyms,
+        "submitted": submitted,
+        "notes": [FORMULA_NOTE],
+        "fixed_columns": [
+            {"name": c.name, "label": c.label, "type": c.type, "note": c.note}
+            for c in fixed_columns(pseudonyms, submitted)
+        ],
         "versions": [
             {
                 "version": inst.version,
@@ -181,6 +291,7 @@ def codebook(versions: Sequence[Instrument], *, include_free_text: bool) -> dict
                         "type": c.type,
                         "item": c.item,
                         "codes": [{"code": code, "label": label} for code, label in c.codes],
+                        "note": _note(c),
                     }
                     for c in columns_for(inst, include_free_text=include_free_text)
                 ],
@@ -199,3 +310,33 @@ def codebook(versions: Sequence[Instrument], *, include_free_text: bool) -> dict
             for inst in versions
         ],
     }
+
+
+def codebook_csv(book: Mapping[str, Any]) -> str:
+    """The codebook as a table: the fixed columns (no version), then each version's columns.
+    A spreadsheet opens it too, so its text is neutralised like an export's."""
+    lines = [csv_line(["version", "sha256", "column", "label", "type", "item", "codes", "note"])]
+    for column in book["fixed_columns"]:  # the same in every version
+        lines.append(
+            csv_line(
+                ["", "", column["name"], column["label"], column["type"], "", "", column["note"]]
+            )
+        )
+    for version in book["versions"]:
+        for column in version["columns"]:
+            codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
+            lines.append(
+                csv_line(
+                    [
+                        version["version"],
+                        version["sha256"],
+                        column["name"],
+                        column["label"],
+                        column["type"],
+                        column["item"],
+                        codes,
+                        column["note"],
+                    ]
+                )
+            )
+    return "".join(lines)

@@ -1,31 +1,48 @@
-"""Analyst exports: consent-aware, decrypted row by row, streamed, with a manifest."""
+"""Analyst exports: consent-aware, decrypted row by row, streamed, with a manifest.
+
+A row that cannot be decrypted (an altered ciphertext, a missing or unusable data key) is
+left out, counted and named by response id in the manifest and the access log; the rest of
+the export goes out whole.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Connection, LargeBinary, Row, Text, cast, func, literal, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.db import utcnow
 from service.domain.consent import ERASED
-from service.domain.crypto import Keyring, decrypt_field_at
+from service.domain.crypto import (
+    ContextMismatchError,
+    CryptoError,
+    FormatError,
+    Keyring,
+    KeyUnavailableError,
+    TamperedError,
+    decrypt_field_at,
+)
 from service.domain.errors import InvalidInputError, NotFoundError
 from service.domain.export import (
     Column,
     boolean_positions,
     csv_line,
     csv_lines,
+    fixed_columns,
     header,
     merged_columns,
     ndjson_lines,
     row_values,
+    text_positions,
 )
 from service.domain.instruments import Instrument, version_key
 from service.models import (
@@ -41,13 +58,18 @@ from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
 from service.services.responses import instrument
 from service.services.tokens import Principal
-from service.services.vault import Vault
+from service.services.vault import ErasedError, Vault
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 # Data keys kept unwrapped during an export. A participant's rows are spread over the file,
 # so a larger cache saves unwrapping their key again; each costs about 2.5 KB (an AES-GCM
 # context), so this bounds the cache at about 40 MB however many participants there are.
 EXPORT_KEY_CACHE = 16_384
+# How many skipped rows a manifest names one by one (all are counted), so that an export
+# whose every row fails (a destroyed KEK) still has a manifest and a log event of fair size.
+SKIPPED_NAMED = 1_000
 FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
 
 
@@ -63,6 +85,19 @@ class ExportRequest:
     labels: bool = False
     include_free_text: bool = False
     pseudonyms: str = "study-id"  # or "per-export"
+    submitted: str | None = None  # "time", "day" or "none"; default by pseudonyms
+
+    @property
+    def per_export(self) -> bool:
+        return self.pseudonyms == "per-export"
+
+    @property
+    def submitted_as(self) -> str:
+        """How much of the submission time goes out: the exact time with study IDs, the
+        day with per-export pseudonyms (unless the analyst asks for less)."""
+        if self.submitted is not None:
+            return self.submitted
+        return "day" if self.per_export else "time"
 
     def as_filters(self) -> dict[str, Any]:
         filters = {
@@ -76,6 +111,7 @@ class ExportRequest:
             "labels": self.labels,
             "include_free_text": self.include_free_text,
             "pseudonyms": self.pseudonyms,
+            "submitted": self.submitted_as,
         }
         return {k: v for k, v in filters.items() if v is not None}
 
@@ -116,9 +152,18 @@ class Export:
     id: uuid.UUID
     request: ExportRequest
     versions: list[Instrument]
+    fixed: list[Column]
     columns: list[Column]
     digest: Any = field(default_factory=hashlib.sha256)
     rows: int = 0
+    skipped_count: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def skip(self, response_id: uuid.UUID, error: CryptoError) -> None:
+        """Leave a row out: count it and, up to ``SKIPPED_NAMED``, name it and say why."""
+        self.skipped_count += 1
+        if len(self.skipped) < SKIPPED_NAMED:
+            self.skipped.append({"response_id": str(response_id), "reason": _reason(error)})
 
     @property
     def media_type(self) -> str:
@@ -132,6 +177,15 @@ def begin_export(
     clause = request.consent_clause
     if clause is not None and clause not in consent_form(session).by_id:
         raise InvalidInputError({"consent_clause": ["not a clause of the consent form"]})
+    if request.per_export and request.submitted_as == "time":
+        raise InvalidInputError(
+            {
+                "submitted": [
+                    "the exact submission time would let two pseudonymised exports be "
+                    "joined: ask for day or none"
+                ]
+            }
+        )
     versions = versions_for(session, request)
     writer.lock("access")
     manifest = ExportManifest(
@@ -155,31 +209,47 @@ def begin_export(
     )
     session.commit()
     columns = merged_columns(versions, include_free_text=request.include_free_text)
-    return Export(manifest.id, request, versions, columns)
+    fixed = fixed_columns(request.pseudonyms, request.submitted_as)
+    return Export(manifest.id, request, versions, fixed, columns)
 
 
 def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iterator[bytes]:
     """The export's bytes, a batch of rows at a time, hashed as they go.
 
     Rows come as plain tuples from a server-side cursor (no ORM objects), with each row's
-    wrapped data key joined in; a batch is decrypted and written out in one piece.
+    wrapped data key joined in; a batch is decrypted and written out in one piece. A row
+    that does not decrypt is skipped and recorded on ``export``.
     """
     request = export.request
-    names = header(export.columns)
+    names = header(export.fixed, export.columns)
     first = csv_line(names) if request.format == "csv" else ""
     yield _count(export, first.encode("utf-8"))
     vault = Vault(session, keys, cache_size=EXPORT_KEY_CACHE)
-    booleans = boolean_positions(export.columns)
-    rows = session.connection().execute(_rows_query(export).execution_options(yield_per=BATCH))
+    booleans = boolean_positions(export.fixed, export.columns)
+    texts = text_positions(export.fixed, export.columns, labels=request.labels)
+    connection = session.connection()
+    query = _rows_query(export)
+    secret = b""
+    if request.per_export:
+        secret = keys.current().mac("export-response-id", export.id.bytes)
+        query = query.order_by(None).order_by(_pseudonym_order(connection, secret))
+    rows = connection.execute(query.execution_options(yield_per=BATCH))
     for batch in rows.partitions():
         study_ids = {row.study_id for row in batch}
         allowed = _consenting(session, study_ids, request.consent_clause)
         keyring = keys.current()  # once a batch, not once a participant
-        records = [_record(keyring, vault, export, row) for row in batch if row.study_id in allowed]
+        records = []
+        for row in batch:
+            if row.study_id not in allowed:
+                continue
+            try:
+                records.append(_record(keyring, vault, export, row, secret))
+            except CryptoError as error:
+                export.skip(row.id, error)
         export.rows += len(records)
         if records:
             text = (
-                csv_lines(records, booleans)
+                csv_lines(records, booleans, texts)
                 if request.format == "csv"
                 else ndjson_lines(names, records)
             )
@@ -198,7 +268,24 @@ def _consenting(session: Session, study_ids: set[str], clause: str | None) -> se
     }
 
 
-def _record(keyring: Keyring, vault: Vault, export: Export, row: Row[Any]) -> list[Any]:
+def _reason(error: CryptoError) -> str:
+    """Why a row was skipped, in words an operator can act on (never key material)."""
+    if isinstance(error, ErasedError):
+        return "no data key"
+    if isinstance(error, KeyUnavailableError):
+        return f"key {error.key_id} unavailable"
+    if isinstance(error, TamperedError):
+        return "does not authenticate"
+    if isinstance(error, ContextMismatchError):
+        return "encrypted for another row or participant"
+    if isinstance(error, FormatError):
+        return "not a ciphertext"
+    return "cannot be decrypted"
+
+
+def _record(
+    keyring: Keyring, vault: Vault, export: Export, row: Row[Any], secret: bytes
+) -> list[Any]:
     request, study_id, row_id = export.request, row.study_id, str(row.id)
     if row.kek_id is None:
         dek = vault.data_key(study_id)  # raises: their key is gone
@@ -210,17 +297,20 @@ def _record(keyring: Keyring, vault: Vault, export: Export, row: Row[Any]) -> li
         if row.scores is not None
         else []
     )
+    per_export = request.per_export
     fixed = [
-        _pseudonym(keyring, export.id, study_id)
-        if request.pseudonyms == "per-export"
-        else study_id,
+        _pseudonym(keyring, export.id, study_id) if per_export else study_id,
         row.timepoint,
         row.instrument_id,
         row.version,
         row.instrument_hash,
-        row_id,
-        _iso(row.submitted_at),
+        _response_pseudonym(secret, row_id) if per_export else row_id,
     ]
+    submitted = request.submitted_as
+    if submitted == "time":
+        fixed.append(_iso(row.submitted_at))
+    elif submitted == "day":
+        fixed.append(row.submitted_at.astimezone(dt.UTC).date().isoformat())
     return fixed + row_values(export.columns, answers, scores, labels=request.labels)
 
 
@@ -286,10 +376,42 @@ def _pseudonym(keyring: Keyring, export_id: uuid.UUID, study_id: str) -> str:
     return "PX-" + base64.b32encode(mac[:10]).decode("ascii").rstrip("=")
 
 
+def _response_pseudonym(secret: bytes, response_id: str) -> str:
+    """A response's id for this export only: a keyed hash under the export's secret.
+
+    Base32hex keeps the digest's byte order, so sorting by this column is sorting by the
+    digest, which is the order the rows come in (``_pseudonym_order``)."""
+    digest = hashlib.sha256(secret + response_id.encode("ascii")).digest()
+    return "RX-" + base64.b32hexencode(digest[:10]).decode("ascii")
+
+
+def _sqlite_response_order(secret: bytes, stored_id: str) -> bytes:
+    # SQLite stores a UUID as 32 hex digits; the hash is over its usual text form.
+    return hashlib.sha256(secret + str(uuid.UUID(stored_id)).encode("ascii")).digest()
+
+
+def _pseudonym_order(connection: Connection, secret: bytes) -> ColumnElement[Any]:
+    """The SQL that orders a pseudonymised export by its response pseudonyms.
+
+    Rows in submission or study-ID order would let two exports be joined by position, so
+    a pseudonymised export comes out sorted by a hash keyed for it alone: a shuffle that
+    differs between exports. The database sorts (spilling to disk if it must), so the
+    service's memory stays bounded. The secret is bound as a parameter, never logged."""
+    response_id = Response.__table__.c.id
+    key = literal(secret, LargeBinary)
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.create_function("psam_response_order", 2, _sqlite_response_order, deterministic=True)
+        return func.psam_response_order(key, response_id)
+    return func.sha256(key.op("||")(func.convert_to(cast(response_id, Text), "UTF8")))
+
+
 def finish_export(
     session: Session, writer: LedgerWriter, principal: Principal, export: Export, completed: bool
 ) -> ExportManifest:
-    """Record how the export ended (complete, or aborted mid-stream) and log it. Commits."""
+    """Record how the export ended (complete, or aborted mid-stream) and which rows it
+    skipped, and log it. Commits."""
     writer.lock("access")
     manifest = session.get(ExportManifest, export.id)
     if manifest is None:
@@ -298,13 +420,21 @@ def finish_export(
     manifest.completed_at = utcnow()
     manifest.row_count = export.rows
     manifest.sha256 = export.digest.hexdigest() if completed else None
-    record_access(
-        writer,
-        principal,
-        "export.responses",
-        filters={"export": str(export.id), "status": manifest.status},
-        rows=export.rows,
-    )
+    manifest.skipped_count = export.skipped_count
+    manifest.skipped = list(export.skipped)
+    filters: dict[str, Any] = {
+        "export": str(export.id),
+        "status": manifest.status,
+        "skipped": export.skipped_count,
+    }
+    if export.skipped:
+        filters["skipped_response_ids"] = [s["response_id"] for s in export.skipped]
+        log.warning(
+            "export %s skipped %d rows that could not be decrypted",
+            export.id,
+            export.skipped_count,
+        )
+    record_access(writer, principal, "export.responses", filters=filters, rows=export.rows)
     session.commit()
     return manifest
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.models import Participant
+from service.models import Participant, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
 from tests.conftest import valid_signature
@@ -227,20 +227,73 @@ def test_free_text_only_on_request_and_identifying_items_never(
     assert "t_email" not in both and "x@example.org" not in both
 
 
-def test_per_export_pseudonyms_are_stable_within_and_differ_between_exports(
-    client: FlaskClient, auth, people: dict
+def test_two_pseudonymised_exports_share_no_column_that_joins_them(
+    client: FlaskClient, auth, people: dict, session: Session
 ) -> None:
     analyst = auth("analyst")
     first = rows_of(export(client, analyst, "pseudonyms=per-export"))
     second = rows_of(export(client, analyst, "pseudonyms=per-export"))
+    assert len(first) == len(second) == 3
+    # Shared by design: what was asked, when in the protocol. Nothing else may be.
+    shared = {"timepoint", "instrument", "version", "instrument_hash"}
+    for column in ("study_id", "response_id"):
+        assert not {r[column] for r in first} & {r[column] for r in second}, column
+    assert set(first[0]) & {"study_id", "response_id", "submitted_on"} == {
+        "study_id",
+        "response_id",
+        "submitted_on",
+    }
+    assert "submitted_at" not in first[0]
+    # The response ids a researcher sees map to study IDs: none may be in the file.
+    real_ids = {str(r.id) for r in session.scalars(select(Response))}
     study_ids = {people[n][0] for n in "ABCD"}
-    ids_1 = {r["response_id"]: r["study_id"] for r in first}
-    ids_2 = {r["response_id"]: r["study_id"] for r in second}
-    assert set(ids_1) == set(ids_2)
-    assert all(ids_1[k] != ids_2[k] for k in ids_1)
-    assert not (set(ids_1.values()) | set(ids_2.values())) & study_ids
-    assert all(v.startswith("PX-") for v in ids_1.values())
-    assert len(set(ids_1.values())) == len(ids_1)  # one per participant here
+    for rows in (first, second):
+        text_of_fixed = {r[c] for r in rows for c in r if c not in shared}
+        assert not text_of_fixed & (real_ids | study_ids)
+        assert all(r["study_id"].startswith("PX-") for r in rows)
+        assert all(r["response_id"].startswith("RX-") for r in rows)
+        assert len({r["study_id"] for r in rows}) == 3  # one per participant here
+        # The day only, and rows in the order of the response pseudonym, not of time.
+        assert all(dt.date.fromisoformat(r["submitted_on"]) for r in rows)
+        assert [r["response_id"] for r in rows] == sorted(r["response_id"] for r in rows)
+
+
+def test_a_pseudonymised_export_refuses_the_exact_time_and_can_leave_the_day_out(
+    client: FlaskClient, auth, people: dict
+) -> None:
+    analyst = auth("analyst")
+    refused = client.get(
+        "/api/v1/exports/responses?instrument=all-types&pseudonyms=per-export&submitted=time",
+        headers=analyst,
+    )
+    assert refused.status_code == 422 and "submitted" in refused.get_json()["errors"]
+    no_time = export(client, analyst, "pseudonyms=per-export&submitted=none&format=ndjson")
+    records = [json.loads(line) for line in no_time.get_data(as_text=True).splitlines()]
+    assert len(records) == 3
+    assert all(not {"submitted_at", "submitted_on"} & set(r) for r in records)
+    by_study_id = rows_of(export(client, analyst, ""))
+    assert all(r["submitted_at"].endswith("Z") and "." in r["submitted_at"] for r in by_study_id)
+    a_day = rows_of(export(client, analyst, "submitted=day"))
+    assert {r["submitted_on"] for r in a_day} == {r["submitted_at"][:10] for r in by_study_id}
+
+
+def test_the_codebook_describes_the_fixed_columns_as_each_kind_of_export_writes_them(
+    client: FlaskClient, auth, two_versions
+) -> None:
+    analyst = auth("analyst")
+    url = "/api/v1/exports/codebook?instrument=all-types"
+    plain = client.get(url, headers=analyst).get_json()
+    names = [c["name"] for c in plain["fixed_columns"]]
+    assert names[-2:] == ["response_id", "submitted_at"]
+    pseudonymised = client.get(f"{url}&pseudonyms=per-export", headers=analyst).get_json()
+    fixed = {c["name"]: c for c in pseudonymised["fixed_columns"]}
+    assert fixed["submitted_on"]["type"] == "date" and "submitted_at" not in fixed
+    assert "RX-" in fixed["response_id"]["note"] and "PX-" in fixed["study_id"]["note"]
+    none = client.get(f"{url}&pseudonyms=per-export&submitted=none", headers=analyst).get_json()
+    assert [c["name"] for c in none["fixed_columns"]][-1] == "response_id"
+    as_csv = client.get(f"{url}&pseudonyms=per-export&format=csv", headers=analyst)
+    table = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert "submitted_on" in {r["column"] for r in table if r["version"] == ""}
 
 
 def test_the_manifest_records_the_exact_bytes_and_the_access_log_the_export(
@@ -252,6 +305,7 @@ def test_the_manifest_records_the_exact_bytes_and_the_access_log_the_export(
     export_id = response.headers["X-Export-Id"]
     manifest = client.get(f"/api/v1/exports/{export_id}", headers=analyst).get_json()
     assert manifest["status"] == "complete" and manifest["row_count"] == 3
+    assert manifest["skipped_count"] == 0 and manifest["skipped"] == []
     assert manifest["sha256"] == hashlib.sha256(body).hexdigest()
     assert [v["version"] for v in manifest["versions"]] == ["1.0.0", "1.1.0"]
     assert manifest["actor"]["kind"] == "staff" and set(manifest["actor"]) == {"kind", "token_id"}

@@ -26,12 +26,13 @@ class Deployment:
     auditor: str
 
 
-def deploy(name: str, folder: Path) -> Deployment:
+def deploy(name: str, folder: Path, **settings: str) -> Deployment:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PSAM_"))}
     env.update(
         DATABASE_URL=fresh_database(name, folder),
         PSAM_INSTANCE_DIR=str(folder / f"{name}-instance"),
         PSAM_LOG_LEVEL="WARNING",
+        **settings,
     )
     for args in (("keys", "init"), ("db", "upgrade"), ("instruments", "sync")):
         done = run_cli(env, *args)

@@ -73,7 +73,8 @@ def abandon(server: Gunicorn, token: str, body: bytes, seconds: float) -> int:
 def test_dropped_connections_leave_nothing_stuck(tmp_path: Path) -> None:
     import json
 
-    deployment = deploy("psam_aborted_test", tmp_path)
+    # The load is consent re-signing, which the service bounds per participant per day.
+    deployment = deploy("psam_aborted_test", tmp_path, PSAM_CONSENT_SIGNINGS_PER_DAY="1000000")
     server = Gunicorn(deployment).start()
     try:
         # Each load signs for participants of its own: every signing reads the signer's
