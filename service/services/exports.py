@@ -401,7 +401,8 @@ def _pseudonym_order(connection: Connection, secret: bytes) -> ColumnElement[Any
     key = literal(secret, LargeBinary)
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
-        assert driver is not None
+        if driver is None:
+            raise RuntimeError("no SQLite connection to register the row order on")
         driver.create_function("psam_response_order", 2, _sqlite_response_order, deterministic=True)
         return func.psam_response_order(key, response_id)
     return func.sha256(key.op("||")(func.convert_to(cast(response_id, Text), "UTF8")))
