@@ -7,7 +7,7 @@ import datetime as dt
 from marshmallow import Schema, fields, validate
 
 from schemas.fields import StudyId
-from service.domain.ledger import LOGS
+from service.domain.ledger import LOGS, Checkpoint
 
 
 class LogQuerySchema(Schema):
@@ -43,6 +43,9 @@ class VerificationSchema(Schema):
     head_hash = fields.String(required=True)
     first_bad_seq = fields.Integer(allow_none=True, required=True)
     checkpoints_checked = fields.Integer(required=True)
+    unsigned_entries = fields.Integer(
+        required=True, metadata={"description": "Entries after the last checkpoint that holds"}
+    )
     problems = fields.List(fields.String(), required=True)
 
 
@@ -51,7 +54,17 @@ class CheckpointSchema(Schema):
     length = fields.Integer(required=True)
     head_hash = fields.String(required=True)
     time = fields.String(required=True)
-    signature = fields.String(required=True, metadata={"description": "Ed25519, hex"})
+    note = fields.Method(
+        "_note",
+        required=True,
+        metadata={
+            "description": "The signed note (C2SP signed-note form, with any witnesses' "
+            "co-signatures): keep it, and give it to psam-verify --trusted-checkpoints"
+        },
+    )
+
+    def _note(self, checkpoint: Checkpoint) -> str:
+        return checkpoint.note()
 
 
 class CheckpointListSchema(Schema):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import sys
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
 from service.domain.errors import DomainError
 from service.domain.ledger import LOGS
+from service.domain.log_export import canonical_line
 from service.domain.tokens import STAFF_ROLES
 from service.migrate import alembic_config
 from service.resources import get_keys, ledger_writer
@@ -297,7 +297,7 @@ def audit_export(out: Path, log: str, public_key_out: Path | None) -> None:
     count = 0
     with out.open("w", encoding="utf-8") as handle:
         for record in ledger.export_records(get_session(), keyring, log):
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.write(canonical_line(record))
             count += record["kind"] == "entry"
     click.echo(f"wrote {count} {log}-log entries to {out}")
     if public_key_out is not None:

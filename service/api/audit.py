@@ -95,7 +95,7 @@ def list_checkpoints(query: dict[str, Any]) -> dict[str, Any]:
     session = get_session()
     writer = ledger_writer(session)
     writer.lock("access")
-    found = ledger.checkpoints(session, query["log"])
+    found = ledger.checkpoints(session, writer.keyring, query["log"])
     record_access(
         writer, current_principal(), "audit.checkpoints.read", filters=query, rows=len(found)
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
@@ -24,6 +23,14 @@ from service.domain.ledger import (
     sign_checkpoint,
     verify_log,
 )
+from service.domain.ledger import public_key_id as key_fingerprint
+from service.domain.log_export import (
+    checkpoint_record,
+    entry_record,
+    header_record,
+    strict_json,
+)
+from service.domain.signed_note import NoteSignature, key_hash, origin
 from service.models import AccessLogEntry, ConsentLogEntry, LedgerCheckpoint, LedgerEntryMixin
 
 TABLES: dict[str, type[ConsentLogEntry] | type[AccessLogEntry]] = {
@@ -51,6 +58,17 @@ def lock_logs(session: Session, *logs: str) -> None:
 
 def _to_entry(row: LedgerEntryMixin) -> Entry:
     return Entry(row.seq, row.prev_hash, row.hash, json.loads(row.event))
+
+
+def _stored_event(row: LedgerEntryMixin) -> dict[str, Any] | None:
+    """The stored event, if its bytes are exactly the RFC 8785 JSON of an object."""
+    try:
+        event = strict_json(row.event)
+        if isinstance(event, dict) and canonical_json(event).decode("utf-8") == row.event:
+            return event
+    except ValueError:
+        pass
+    return None
 
 
 def head(session: Session, log: str) -> Entry | None:
@@ -102,8 +120,7 @@ def _utc_text(moment: dt.datetime) -> str:
 
 def public_key_id(keyring: Keyring) -> str:
     """A short fingerprint naming the checkpoint key."""
-    raw = keyring.signing_key().public_key().public_bytes_raw()
-    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+    return key_fingerprint(keyring.signing_key().public_key())
 
 
 def public_key_pem(keyring: Keyring) -> str:
@@ -125,7 +142,7 @@ def _store_checkpoint(session: Session, keyring: Keyring, log: str, entry: Entry
             length=checkpoint.length,
             head_hash=checkpoint.head_hash,
             time=checkpoint.time,
-            signature=checkpoint.signature,
+            signature=checkpoint.signatures[0].signature.hex(),
             key_id=public_key_id(keyring),
         )
     )
@@ -145,23 +162,29 @@ def make_checkpoint(session: Session, keyring: Keyring, log: str) -> Checkpoint 
         )
     ).one_or_none()
     checkpoint = (
-        _as_checkpoint(existing) if existing else _store_checkpoint(session, keyring, log, last)
+        _as_checkpoint(keyring, existing)
+        if existing
+        else _store_checkpoint(session, keyring, log, last)
     )
     session.commit()
     return checkpoint
 
 
-def _as_checkpoint(row: LedgerCheckpoint) -> Checkpoint:
-    return Checkpoint(row.log, row.length, row.head_hash, row.time, row.signature)
+def _as_checkpoint(keyring: Keyring, row: LedgerCheckpoint) -> Checkpoint:
+    name = origin(row.log)
+    public_key = keyring.signing_key().public_key()
+    signed = NoteSignature(name, key_hash(name, public_key), bytes.fromhex(row.signature))
+    return Checkpoint(row.log, row.length, row.head_hash, row.time, (signed,))
 
 
-def checkpoints(session: Session, log: str) -> list[Checkpoint]:
+def checkpoints(session: Session, keyring: Keyring, log: str) -> list[Checkpoint]:
+    """A log's checkpoints by length, each as a signed note."""
     rows = session.scalars(
         select(LedgerCheckpoint)
         .where(LedgerCheckpoint.log == log)
         .order_by(LedgerCheckpoint.length)
     )
-    return [_as_checkpoint(row) for row in rows]
+    return [_as_checkpoint(keyring, row) for row in rows]
 
 
 def entries_query(
@@ -194,27 +217,29 @@ def entries_of(session: Session, log: str, study_id: str) -> list[Entry]:
     return [_to_entry(row) for row in session.scalars(entries_query(log, study_id=study_id))]
 
 
-def iter_entries(
-    session: Session, log: str, batch: int = 1000
-) -> Iterator[tuple[Entry, LedgerEntryMixin]]:
-    """Every entry in seq order, read in batches so memory stays flat."""
+def iter_rows(session: Session, log: str, batch: int = 1000) -> Iterator[LedgerEntryMixin]:
+    """Every stored row in seq order, read in batches so memory stays flat."""
     after = 0
     while True:
         rows = list(session.scalars(entries_query(log, after_seq=after).limit(batch)))
         if not rows:
             return
-        for row in rows:
-            yield _to_entry(row), row
+        yield from rows
         after = rows[-1].seq
 
 
 def verify_stored_log(session: Session, keyring: Keyring, log: str) -> Verification:
-    """Check the stored log: every link and hash, its filter columns, every checkpoint."""
+    """Check the stored log: every link and hash, that each event is stored as its RFC 8785
+    bytes, its filter columns, every checkpoint."""
     mismatched: list[int] = []
 
     def entries() -> Iterator[Entry]:
-        for entry, row in iter_entries(session, log):
-            event = entry.event
+        for row in iter_rows(session, log):
+            event = _stored_event(row)
+            if event is None:
+                mismatched.append(row.seq)
+                event = {}
+            entry = Entry(row.seq, row.prev_hash, row.hash, event)
             if (
                 row.type != event.get("type")
                 or row.study_id != event.get("study_id")
@@ -224,7 +249,7 @@ def verify_stored_log(session: Session, keyring: Keyring, log: str) -> Verificat
             yield entry
 
     public_key = keyring.signing_key().public_key()
-    result = verify_log(log, entries(), checkpoints(session, log), public_key)
+    result = verify_log(log, entries(), checkpoints(session, keyring, log), public_key)
     if mismatched and (result.first_bad_seq is None or mismatched[0] < result.first_bad_seq):
         result.ok = False
         result.first_bad_seq = mismatched[0]
@@ -249,27 +274,18 @@ class LedgerWriter:
         )
 
 
-EXPORT_FORMAT = "psam-ledger-export/1"
-
-
 def export_records(session: Session, keyring: Keyring, log: str) -> Iterator[dict[str, Any]]:
-    """The log as JSON-lines records: a header, every entry, then every checkpoint."""
+    """The log as the records of a ``psam-ledger-export/2`` file (``domain.log_export``)."""
     last = head(session, log)
-    yield {
-        "kind": "header",
-        "format": EXPORT_FORMAT,
-        "log": log,
-        "length": 0 if last is None else last.seq,
-        "public_key_id": public_key_id(keyring),
-        "exported_at": _utc_text(utcnow()),
-    }
-    for entry, _row in iter_entries(session, log):
-        yield {
-            "kind": "entry",
-            "seq": entry.seq,
-            "prev_hash": entry.prev_hash,
-            "hash": entry.hash,
-            "event": entry.event,
-        }
-    for checkpoint in checkpoints(session, log):
-        yield {"kind": "checkpoint", **checkpoint.statement(), "signature": checkpoint.signature}
+    signed = checkpoints(session, keyring, log)
+    yield header_record(
+        log,
+        0 if last is None else last.seq,
+        len(signed),
+        public_key_id(keyring),
+        _utc_text(utcnow()),
+    )
+    for row in iter_rows(session, log):
+        yield entry_record(_to_entry(row))
+    for checkpoint in signed:
+        yield checkpoint_record(checkpoint)
