@@ -254,17 +254,27 @@ def _keys() -> KeyringSource:
 
 @audit_cli.command("checkpoint")
 @_log_option
-def audit_checkpoint(logs: tuple[str, ...]) -> None:
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Only where an entry has waited PSAM_CHECKPOINT_INTERVAL seconds unsigned (for cron).",
+)
+def audit_checkpoint(logs: tuple[str, ...], if_due: bool) -> None:
     """Sign a checkpoint of each log as it stands now."""
     keyring = _keys().current()
+    interval = current_app.config["PSAM_CHECKPOINT_INTERVAL"]
     for log in logs or LOGS:
-        checkpoint = ledger.make_checkpoint(get_session(), keyring, log)
-        if checkpoint is None:
-            click.echo(f"{log}: empty, nothing to sign")
+        if if_due:
+            checkpoint = ledger.checkpoint_if_due(get_session(), keyring, log, interval)
+            if checkpoint is None:
+                click.echo(f"{log}: no checkpoint due")
+                continue
         else:
-            click.echo(
-                f"{log}: checkpoint at length {checkpoint.length}, head {checkpoint.head_hash}"
-            )
+            checkpoint = ledger.make_checkpoint(get_session(), keyring, log)
+            if checkpoint is None:
+                click.echo(f"{log}: empty, nothing to sign")
+                continue
+        click.echo(f"{log}: checkpoint at length {checkpoint.length}, head {checkpoint.head_hash}")
 
 
 @audit_cli.command("verify")

@@ -41,6 +41,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),
+        # Seconds an entry may stay unsigned: a checkpoint is made on the next append or by
+        # `audit checkpoint --if-due` once the oldest unsigned entry is this old (0: never).
+        "PSAM_CHECKPOINT_INTERVAL": _int(env, "PSAM_CHECKPOINT_INTERVAL", 3600),
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -40,6 +40,7 @@ TABLES: dict[str, type[ConsentLogEntry] | type[AccessLogEntry]] = {
 # pg_advisory_xact_lock keys, one per log, taken in this order when a request appends to both.
 _LOCK_KEYS = {"consent": 0x5053414D0001, "access": 0x5053414D0002}
 DEFAULT_CHECKPOINT_EVERY = 100
+DEFAULT_CHECKPOINT_INTERVAL = 3600
 
 
 def lock_logs(session: Session, *logs: str) -> None:
@@ -85,9 +86,11 @@ def append_event(
     fields: Mapping[str, Any],
     *,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
 ) -> Entry:
     """Append an event (the caller has called ``lock_logs`` and commits). Signs a checkpoint
-    every ``checkpoint_every`` entries."""
+    every ``checkpoint_every`` entries, and whenever the oldest entry not yet signed is
+    ``checkpoint_interval`` seconds old."""
     previous = head(session, log)
     recorded_at = utcnow()
     event = {
@@ -109,9 +112,40 @@ def append_event(
         )
     )
     session.flush()
-    if checkpoint_every and entry.seq % checkpoint_every == 0:
+    if (checkpoint_every and entry.seq % checkpoint_every == 0) or _due(
+        session, log, entry, checkpoint_interval, recorded_at
+    ):
         _store_checkpoint(session, keyring, log, entry)
     return entry
+
+
+def _due(session: Session, log: str, last: Entry, interval: int, now: dt.datetime) -> bool:
+    """Whether the oldest entry after the last checkpoint has waited ``interval`` seconds."""
+    if interval <= 0:
+        return False
+    signed = session.scalar(
+        select(func.max(LedgerCheckpoint.length)).where(LedgerCheckpoint.log == log)
+    )
+    first_unsigned = (signed or 0) + 1
+    if first_unsigned > last.seq:
+        return False
+    table = TABLES[log]
+    oldest = session.scalar(select(table.recorded_at).where(table.seq == first_unsigned))
+    return oldest is not None and now - oldest >= dt.timedelta(seconds=interval)
+
+
+def checkpoint_if_due(
+    session: Session, keyring: Keyring, log: str, interval: int, now: dt.datetime | None = None
+) -> Checkpoint | None:
+    """Sign the head if an entry has waited ``interval`` seconds unsigned (for cron or a
+    worker; none otherwise). Commits."""
+    lock_logs(session, log)
+    last = head(session, log)
+    made = None
+    if last is not None and _due(session, log, last, interval, now or utcnow()):
+        made = _store_checkpoint(session, keyring, log, last)
+    session.commit()
+    return made
 
 
 def _utc_text(moment: dt.datetime) -> str:
@@ -258,19 +292,31 @@ def verify_stored_log(session: Session, keyring: Keyring, log: str) -> Verificat
 
 
 class LedgerWriter:
-    """Appends to the logs within one session, signing a checkpoint every N entries."""
+    """Appends to the logs within one session, signing checkpoints by count and by time."""
 
-    def __init__(self, session: Session, keyring: Keyring, checkpoint_every: int):
+    def __init__(
+        self,
+        session: Session,
+        keyring: Keyring,
+        checkpoint_every: int,
+        checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
+    ):
         self.session = session
         self.keyring = keyring
         self.checkpoint_every = checkpoint_every
+        self.checkpoint_interval = checkpoint_interval
 
     def lock(self, *logs: str) -> None:
         lock_logs(self.session, *logs)
 
     def append(self, log: str, fields: Mapping[str, Any]) -> Entry:
         return append_event(
-            self.session, self.keyring, log, fields, checkpoint_every=self.checkpoint_every
+            self.session,
+            self.keyring,
+            log,
+            fields,
+            checkpoint_every=self.checkpoint_every,
+            checkpoint_interval=self.checkpoint_interval,
         )
 
 
