@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
@@ -31,7 +33,14 @@ from service.domain.log_export import (
     strict_json,
 )
 from service.domain.signed_note import NoteSignature, key_hash, origin
-from service.models import AccessLogEntry, ConsentLogEntry, LedgerCheckpoint, LedgerEntryMixin
+from service.models import (
+    AccessLogEntry,
+    AuditWitness,
+    CheckpointCosignature,
+    ConsentLogEntry,
+    LedgerCheckpoint,
+    LedgerEntryMixin,
+)
 
 TABLES: dict[str, type[ConsentLogEntry] | type[AccessLogEntry]] = {
     "consent": ConsentLogEntry,
@@ -97,7 +106,7 @@ def append_event(
         **fields,
         "log": log,
         "seq": 1 if previous is None else previous.seq + 1,
-        "recorded_at": _utc_text(recorded_at),
+        "recorded_at": utc_text(recorded_at),
     }
     entry = link(previous, event)
     session.add(
@@ -148,7 +157,7 @@ def checkpoint_if_due(
     return made
 
 
-def _utc_text(moment: dt.datetime) -> str:
+def utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -168,7 +177,7 @@ def public_key_pem(keyring: Keyring) -> str:
 
 def _store_checkpoint(session: Session, keyring: Keyring, log: str, entry: Entry) -> Checkpoint:
     checkpoint = sign_checkpoint(
-        keyring.signing_key(), log, entry.seq, entry.hash, _utc_text(utcnow())
+        keyring.signing_key(), log, entry.seq, entry.hash, utc_text(utcnow())
     )
     session.add(
         LedgerCheckpoint(
@@ -196,7 +205,7 @@ def make_checkpoint(session: Session, keyring: Keyring, log: str) -> Checkpoint 
         )
     ).one_or_none()
     checkpoint = (
-        _as_checkpoint(keyring, existing)
+        checkpoint_of(session, keyring, existing)
         if existing
         else _store_checkpoint(session, keyring, log, last)
     )
@@ -204,21 +213,61 @@ def make_checkpoint(session: Session, keyring: Keyring, log: str) -> Checkpoint 
     return checkpoint
 
 
-def _as_checkpoint(keyring: Keyring, row: LedgerCheckpoint) -> Checkpoint:
+def _cosignatures(
+    session: Session, checkpoint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[NoteSignature]]:
+    """Witnesses' signature lines per checkpoint, by witness name."""
+    found: dict[uuid.UUID, list[NoteSignature]] = {}
+    if not checkpoint_ids:
+        return found
+    rows = session.execute(
+        select(
+            CheckpointCosignature.checkpoint_id,
+            AuditWitness.name,
+            AuditWitness.public_key,
+            CheckpointCosignature.signature,
+        )
+        .join(AuditWitness, AuditWitness.id == CheckpointCosignature.witness_id)
+        .where(CheckpointCosignature.checkpoint_id.in_(checkpoint_ids))
+        .order_by(AuditWitness.name)
+    )
+    for checkpoint_id, name, public_key, signature in rows:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
+        line = NoteSignature(name, key_hash(name, key), bytes.fromhex(signature))
+        found.setdefault(checkpoint_id, []).append(line)
+    return found
+
+
+def _as_checkpoint(
+    keyring: Keyring, row: LedgerCheckpoint, cosignatures: list[NoteSignature]
+) -> Checkpoint:
     name = origin(row.log)
     public_key = keyring.signing_key().public_key()
     signed = NoteSignature(name, key_hash(name, public_key), bytes.fromhex(row.signature))
-    return Checkpoint(row.log, row.length, row.head_hash, row.time, (signed,))
+    return Checkpoint(row.log, row.length, row.head_hash, row.time, (signed, *cosignatures))
 
 
-def checkpoints(session: Session, keyring: Keyring, log: str) -> list[Checkpoint]:
-    """A log's checkpoints by length, each as a signed note."""
+def checkpoint_of(session: Session, keyring: Keyring, row: LedgerCheckpoint) -> Checkpoint:
+    """One stored checkpoint as a signed note, with its co-signatures."""
+    return _as_checkpoint(keyring, row, _cosignatures(session, [row.id]).get(row.id, []))
+
+
+def checkpoint_rows(
+    session: Session, keyring: Keyring, log: str
+) -> list[tuple[uuid.UUID, Checkpoint]]:
+    """A log's checkpoints by length, each with its id and as a signed note."""
     rows = session.scalars(
         select(LedgerCheckpoint)
         .where(LedgerCheckpoint.log == log)
         .order_by(LedgerCheckpoint.length)
-    )
-    return [_as_checkpoint(keyring, row) for row in rows]
+    ).all()
+    cosigned = _cosignatures(session, [row.id for row in rows])
+    return [(row.id, _as_checkpoint(keyring, row, cosigned.get(row.id, []))) for row in rows]
+
+
+def checkpoints(session: Session, keyring: Keyring, log: str) -> list[Checkpoint]:
+    """A log's checkpoints by length, each as a signed note with its co-signatures."""
+    return [checkpoint for _id, checkpoint in checkpoint_rows(session, keyring, log)]
 
 
 def entries_query(
@@ -277,7 +326,7 @@ def verify_stored_log(session: Session, keyring: Keyring, log: str) -> Verificat
             if (
                 row.type != event.get("type")
                 or row.study_id != event.get("study_id")
-                or _utc_text(row.recorded_at) != event.get("recorded_at")
+                or utc_text(row.recorded_at) != event.get("recorded_at")
             ):
                 mismatched.append(entry.seq)
             yield entry
@@ -329,7 +378,7 @@ def export_records(session: Session, keyring: Keyring, log: str) -> Iterator[dic
         0 if last is None else last.seq,
         len(signed),
         public_key_id(keyring),
-        _utc_text(utcnow()),
+        utc_text(utcnow()),
     )
     for row in iter_rows(session, log):
         yield entry_record(_to_entry(row))
