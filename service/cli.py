@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import sys
 import uuid
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
 from service.domain.errors import DomainError
 from service.domain.ledger import LOGS
+from service.domain.log_export import canonical_line
 from service.domain.tokens import STAFF_ROLES
 from service.migrate import alembic_config
 from service.resources import get_keys, ledger_writer, trail_of
@@ -293,17 +293,27 @@ def _keyring_creation_logged() -> bool:
 
 @audit_cli.command("checkpoint")
 @_log_option
-def audit_checkpoint(logs: tuple[str, ...]) -> None:
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Only where an entry has waited PSAM_CHECKPOINT_INTERVAL seconds unsigned (for cron).",
+)
+def audit_checkpoint(logs: tuple[str, ...], if_due: bool) -> None:
     """Sign a checkpoint of each log as it stands now."""
     keyring = _keys().current()
+    interval = current_app.config["PSAM_CHECKPOINT_INTERVAL"]
     for log in logs or LOGS:
-        checkpoint = ledger.make_checkpoint(get_session(), keyring, log)
-        if checkpoint is None:
-            click.echo(f"{log}: empty, nothing to sign")
+        if if_due:
+            checkpoint = ledger.checkpoint_if_due(get_session(), keyring, log, interval)
+            if checkpoint is None:
+                click.echo(f"{log}: no checkpoint due")
+                continue
         else:
-            click.echo(
-                f"{log}: checkpoint at length {checkpoint.length}, head {checkpoint.head_hash}"
-            )
+            checkpoint = ledger.make_checkpoint(get_session(), keyring, log)
+            if checkpoint is None:
+                click.echo(f"{log}: empty, nothing to sign")
+                continue
+        click.echo(f"{log}: checkpoint at length {checkpoint.length}, head {checkpoint.head_hash}")
 
 
 @audit_cli.command("verify")
@@ -344,7 +354,7 @@ def audit_export(out: Path, log: str, public_key_out: Path | None) -> None:
     count = 0
     with out.open("w", encoding="utf-8") as handle:
         for record in ledger.export_records(session, keyring, log):
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.write(canonical_line(record))
             count += record["kind"] == "entry"
     # After the file is written: the export holds the log as it was when it was read.
     _trail("audit export").record(session, f"audit.{log}-log.export", rows=count)

@@ -46,6 +46,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # How long the request that erases waits for the purge's locks and readers; what
         # does not complete then is left to `flask --app wsgi erasure purge` (cron).
         "PSAM_PURGE_WAIT_SECONDS": _int(env, "PSAM_PURGE_WAIT_SECONDS", 2),
+        # Seconds an entry may stay unsigned: a checkpoint is made on the next append or by
+        # `audit checkpoint --if-due` once the oldest unsigned entry is this old (0: never).
+        "PSAM_CHECKPOINT_INTERVAL": _int(env, "PSAM_CHECKPOINT_INTERVAL", 3600),
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",

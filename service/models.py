@@ -175,6 +175,46 @@ class LedgerCheckpoint(Base):
     key_id: Mapped[str] = mapped_column(String(32))
 
 
+class AuditWitness(Base):
+    """An auditor's Ed25519 key that may co-sign checkpoints once an admin approves it.
+
+    Append-only (triggers): a key is never edited; approval is a row of its own.
+    """
+
+    __tablename__ = "audit_witnesses"
+
+    id: Mapped[UuidPk]
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)  # raw key, hex
+    registered_by: Mapped[uuid.UUID]  # the staff token's id
+    registered_at: Mapped[UtcTimestamp]
+
+
+class WitnessApproval(Base):
+    """An admin's approval of a witness key. Append-only."""
+
+    __tablename__ = "witness_approvals"
+
+    witness_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("audit_witnesses.id"), primary_key=True
+    )
+    approved_by: Mapped[uuid.UUID]  # the staff token's id
+    approved_at: Mapped[UtcTimestamp]
+
+
+class CheckpointCosignature(Base):
+    """A witness's Ed25519 signature over a checkpoint's note body. Append-only."""
+
+    __tablename__ = "checkpoint_cosignatures"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "witness_id"),)
+
+    id: Mapped[UuidPk]
+    checkpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_checkpoints.id"))
+    witness_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audit_witnesses.id"))
+    signature: Mapped[str] = mapped_column(String(128))  # hex
+    created_at: Mapped[UtcTimestamp]
+
+
 class Response(Base):
     """A participant's answers to one instrument version at one timepoint.
 

@@ -26,7 +26,13 @@ def init_keys(app: Flask) -> KeyringSource:
 
 def ledger_writer(session: Session) -> LedgerWriter:
     """A writer for the logs in this session, signing checkpoints as configured."""
-    return LedgerWriter(session, get_keys().current(), current_app.config["PSAM_CHECKPOINT_EVERY"])
+    config = current_app.config
+    return LedgerWriter(
+        session,
+        get_keys().current(),
+        config["PSAM_CHECKPOINT_EVERY"],
+        config["PSAM_CHECKPOINT_INTERVAL"],
+    )
 
 
 def trail_of(principal: Principal) -> Trail:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Response
@@ -9,16 +10,21 @@ from flask_smorest import Blueprint
 
 from schemas.audit import (
     CheckpointListSchema,
+    CheckpointSchema,
+    CosignSchema,
     LogNameSchema,
     LogPageSchema,
     LogQuerySchema,
     VerificationSchema,
+    WitnessListSchema,
+    WitnessRegistrationSchema,
+    WitnessSchema,
 )
 from service.api.access import current_principal, requires_roles
 from service.db import get_session
-from service.domain.ledger import Verification
+from service.domain.ledger import Checkpoint, Verification
 from service.resources import ledger_writer
-from service.services import ledger
+from service.services import ledger, witnesses
 from service.services.audit import record_access
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="For auditors")
@@ -95,12 +101,75 @@ def list_checkpoints(query: dict[str, Any]) -> dict[str, Any]:
     session = get_session()
     writer = ledger_writer(session)
     writer.lock("access")
-    found = ledger.checkpoints(session, query["log"])
+    found = ledger.checkpoint_rows(session, writer.keyring, query["log"])
     record_access(
         writer, current_principal(), "audit.checkpoints.read", filters=query, rows=len(found)
     )
     session.commit()
-    return {"public_key_id": ledger.public_key_id(writer.keyring), "checkpoints": found}
+    listed = [_checkpoint(checkpoint_id, checkpoint) for checkpoint_id, checkpoint in found]
+    return {"public_key_id": ledger.public_key_id(writer.keyring), "checkpoints": listed}
+
+
+def _checkpoint(checkpoint_id: uuid.UUID, checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint_id,
+        "log": checkpoint.log,
+        "length": checkpoint.length,
+        "head_hash": checkpoint.head_hash,
+        "time": checkpoint.time,
+        "note": checkpoint.note(),
+    }
+
+
+@blp.route("/checkpoints/<uuid:checkpoint_id>/cosign", methods=["POST"])
+@requires_roles("auditor")
+@blp.arguments(CosignSchema)
+@blp.response(201, CheckpointSchema)
+def cosign_checkpoint(body: dict[str, Any], checkpoint_id: uuid.UUID) -> dict[str, Any]:
+    """Add an approved witness's signature over the checkpoint's note body."""
+    session = get_session()
+    made = witnesses.cosign_checkpoint(
+        session,
+        ledger_writer(session),
+        current_principal(),
+        checkpoint_id,
+        body["witness_id"],
+        body["signature"],
+    )
+    return _checkpoint(*made)
+
+
+@blp.route("/witnesses", methods=["POST"])
+@requires_roles("auditor")
+@blp.arguments(WitnessRegistrationSchema)
+@blp.response(201, WitnessSchema)
+def register_witness(body: dict[str, Any]) -> witnesses.Witness:
+    """Register a witness key; it may co-sign once an admin approves it."""
+    session = get_session()
+    return witnesses.register_witness(
+        session, ledger_writer(session), current_principal(), body["name"], body["public_key"]
+    )
+
+
+@blp.route("/witnesses", methods=["GET"])
+@requires_roles("auditor", "admin")
+@blp.response(200, WitnessListSchema)
+def list_witnesses() -> dict[str, Any]:
+    """Registered witness keys and whether each is approved."""
+    session = get_session()
+    found = witnesses.list_witnesses(session, ledger_writer(session), current_principal())
+    return {"witnesses": found}
+
+
+@blp.route("/witnesses/<uuid:witness_id>/approve", methods=["POST"])
+@requires_roles("admin")
+@blp.response(200, WitnessSchema)
+def approve_witness(witness_id: uuid.UUID) -> witnesses.Witness:
+    """Let a registered witness co-sign checkpoints (admins only)."""
+    session = get_session()
+    return witnesses.approve_witness(
+        session, ledger_writer(session), current_principal(), witness_id
+    )
 
 
 @blp.route("/public-key", methods=["GET"])

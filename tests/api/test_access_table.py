@@ -5,10 +5,13 @@ asked about, and another participant. Exactly the allowed ones get through; anot
 participant asking for someone's response gets 404, never 403.
 """
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -105,7 +108,50 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/api/v1/audit/access-log/verify", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/checkpoints", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/public-key", None, {"auditor"}, 403),
+    ("POST", "/api/v1/audit/checkpoints/{checkpoint_id}/cosign", "cosign", {"auditor"}, 403),
+    ("POST", "/api/v1/audit/witnesses", "witness", {"auditor"}, 403),
+    ("GET", "/api/v1/audit/witnesses", None, {"auditor", "admin"}, 403),
+    ("POST", "/api/v1/audit/witnesses/{witness_id}/approve", None, {"admin"}, 403),
 ]
+
+
+def witness_key() -> tuple[Ed25519PrivateKey, str]:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key, public.decode("ascii")
+
+
+def witness_setup(
+    app: Flask, client: FlaskClient, make_token: Callable[..., str], path: str, body: object
+) -> tuple[str, object]:
+    """Fill in a pending witness, or an approved one's co-signature on a fresh checkpoint."""
+    if body == "witness":
+        return path, {"name": "table.witness", "public_key": witness_key()[1]}
+    if "{witness_id}" not in path and "{checkpoint_id}" not in path:
+        return path, body
+    auditor = {"Authorization": f"Bearer {make_token('auditor')}"}
+    key, public = witness_key()
+    made = client.post(
+        "/api/v1/audit/witnesses",
+        json={"name": "table.witness", "public_key": public},
+        headers=auditor,
+    ).get_json()
+    if "{witness_id}" in path:
+        return path.replace("{witness_id}", made["id"]), body
+    admin = {"Authorization": f"Bearer {make_token('admin')}"}
+    client.post(f"/api/v1/audit/witnesses/{made['id']}/approve", headers=admin)
+    assert (
+        app.test_cli_runner().invoke(args=["audit", "checkpoint", "--log", "consent"]).exit_code
+        == 0
+    )
+    listed = client.get("/api/v1/audit/checkpoints?log=consent", headers=auditor).get_json()
+    checkpoint = listed["checkpoints"][-1]
+    note_body = checkpoint["note"].split("\n\n")[0] + "\n"
+    signature = base64.b64encode(key.sign(note_body.encode("utf-8"))).decode("ascii")
+    cosign = {"witness_id": made["id"], "signature": signature}
+    return path.replace("{checkpoint_id}", checkpoint["id"]), cosign
 
 
 def headers_for(caller: str | None, world: World, make_token: Callable[..., str]) -> dict:
@@ -148,6 +194,7 @@ def test_caller_against_endpoint(
             headers={"Authorization": f"Bearer {make_token('analyst')}"},
         )
         path = path.replace("{export_id}", done.headers["X-Export-Id"])
+    path, body = witness_setup(app, client, make_token, path, body)
     path = path.format(owner=world.owner, alert_id=world.alert_id, draft_id=world.draft_id)
     if body == "signature":
         body = valid_signature(client)
@@ -182,6 +229,8 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<uuid:alert_id>": "{alert_id}",
         "<uuid:response_id>": "{draft_id}",
         "<uuid:export_id>": "{export_id}",
+        "<uuid:witness_id>": "{witness_id}",
+        "<uuid:checkpoint_id>": "{checkpoint_id}",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,6 +22,7 @@ from service.api.access import view_access
 from service.domain.tokens import STAFF_ROLES
 from service.models import AccessLogEntry
 from service.services.tokens import create_staff_token
+from tests.api.test_access_table import witness_setup
 from tests.conftest import valid_signature
 
 CANARY = "Canary Jane Doe 7731"
@@ -104,6 +106,20 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
     ),
     ("GET", "/api/v1/audit/checkpoints"): ("auditor", "", None, ("audit.checkpoints.read",)),
     ("GET", "/api/v1/audit/public-key"): ("auditor", "", None, ("audit.public-key.read",)),
+    ("POST", "/api/v1/audit/witnesses"): ("auditor", "", "witness", ("audit.witness.register",)),
+    ("GET", "/api/v1/audit/witnesses"): ("auditor", "", None, ("audit.witnesses.read",)),
+    ("POST", "/api/v1/audit/witnesses/<uuid:witness_id>/approve"): (
+        "admin",
+        "",
+        None,
+        ("audit.witness.approve",),
+    ),
+    ("POST", "/api/v1/audit/checkpoints/<uuid:checkpoint_id>/cosign"): (
+        "auditor",
+        "",
+        "cosign",
+        ("audit.checkpoint.cosign",),
+    ),
 }
 
 
@@ -203,6 +219,8 @@ def test_the_trail_table_covers_every_staff_route(app: Flask) -> None:
     ("method", "rule"), [pytest.param(m, r, id=f"{m} {r}") for m, r in sorted(TABLE)]
 )
 def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
+    app: Flask,
+    make_token: Callable[..., str],
     client: FlaskClient,
     connection: Connection,
     staff: Staff,
@@ -210,7 +228,12 @@ def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
     rule: str,
 ) -> None:
     role, query, body, expected = TABLE[(method, rule)]
-    path = fill_path(rule, client, staff) + query
+    if "<uuid:checkpoint_id>" in rule:
+        consented_with_alert(client, staff)  # a consent log with something to sign
+    witnessed = rule.replace("<uuid:witness_id>", "{witness_id}")
+    witnessed = witnessed.replace("<uuid:checkpoint_id>", "{checkpoint_id}")
+    witnessed, body = witness_setup(app, client, make_token, witnessed, body)
+    path = fill_path(witnessed, client, staff) + query
     before = access_head(connection)
     response = client.open(path, method=method, json=body, headers=staff.headers[role])
     response.get_data()  # a streamed export logs its end when the stream is consumed

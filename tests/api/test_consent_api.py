@@ -302,6 +302,7 @@ def test_checkpoints_are_signed_every_n_events_and_verify(
         "head_hash": verdict["head_hash"],
         "first_bad_seq": None,
         "checkpoints_checked": 2,
+        "unsigned_entries": 1,
         "problems": [],
     }
     pem = client.get("/api/v1/audit/public-key", headers=auditor)

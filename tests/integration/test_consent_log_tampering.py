@@ -186,9 +186,9 @@ def test_an_untouched_log_passes_the_offline_verifier(
 ) -> None:
     app, _ = populated(fresh_app, "psam_tamper_test")
     export, key = tmp_path / "consent.jsonl", tmp_path / "key.pem"
-    app.test_cli_runner().invoke(
-        args=["audit", "export", "--out", str(export), "--public-key-out", str(key)]
-    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["audit", "checkpoint", "--log", "consent"]).exit_code == 0
+    runner.invoke(args=["audit", "export", "--out", str(export), "--public-key-out", str(key)])
     offline = subprocess.run(
         [str(Path(sys.executable).parent / "psam-verify"), str(export), "--public-key", str(key)],
         capture_output=True,
@@ -197,7 +197,7 @@ def test_an_untouched_log_passes_the_offline_verifier(
         check=False,
     )
     assert offline.returncode == 0, offline.stdout
-    assert f"{ENTRIES} entries" in offline.stdout and "2 checkpoints checked" in offline.stdout
+    assert f"{ENTRIES} entries" in offline.stdout and "3 checkpoints checked" in offline.stdout
 
 
 @pytest.mark.parametrize(
@@ -233,3 +233,31 @@ def test_a_second_entry_linked_to_the_same_predecessor_is_refused(
 
     with pytest.raises(DBAPIError, match="prev_hash"):
         as_superuser(app, fork)
+
+
+@pytest.mark.parametrize(
+    ("label", "respell"),
+    [
+        ("a space after a colon", lambda e: e.replace('"seq":3', '"seq": 3', 1)),
+        ("a duplicate key", lambda e: e.replace("{", '{"type":"withdrawal",', 1)),
+        ("an escaped letter", lambda e: e.replace('"log"', '"\\u006cog"', 1)),
+    ],
+)
+def test_an_event_not_stored_as_its_rfc_8785_bytes_fails_the_online_verify(
+    fresh_app: Callable[[str], Flask], label: str, respell: Callable[[str], str]
+) -> None:
+    app, staff = populated(fresh_app, "psam_tamper_test")
+
+    def change(conn: Connection) -> None:
+        row = rows(conn)[2]
+        # The same value (or, to a first-key reader, another one) and the same hash.
+        event = respell(row["event"])
+        assert event != row["event"], label
+        put(conn, 3, row["prev_hash"], row["hash"], event)
+
+    as_superuser(app, change)
+    online = app.test_client().get("/api/v1/audit/consent-log/verify", headers=staff).get_json()
+    assert online["ok"] is False
+    assert online["first_bad_seq"] == 3, online["problems"]
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--log", "consent"])
+    assert result.exit_code == 1 and "FAILED at seq 3" in result.output

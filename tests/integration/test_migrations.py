@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from service.migrate import alembic_config, head_revision
 from tests.conftest import fresh_database
@@ -63,3 +64,53 @@ def test_postgresql_gets_native_uuid_and_timestamptz_columns(empty_url: str) -> 
         engine.dispose()
     assert type(columns["id"]).__name__ == "UUID"
     assert getattr(columns["created_at"], "timezone", False) is True
+
+
+def checkpoint_count(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM ledger_checkpoints")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def add_checkpoint(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_checkpoints "
+                    "(id, log, length, head_hash, time, signature, key_id) "
+                    "VALUES (:id, 'consent', 1, :h, '2026-11-25T00:00:00Z', :s, 'ed25519:x')"
+                ),
+                {"id": "0" * 31 + "1", "h": "a" * 64, "s": "b" * 128},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_checkpoints_signed_in_another_form_are_removed_both_ways_and_the_rest_kept(
+    empty_url: str,
+) -> None:
+    """0006 changes what a checkpoint signature covers: rows of the other form go (the log
+    itself stays), and the service signs the head again on its next checkpoint."""
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0005")
+    add_checkpoint(empty_url)
+    assert checkpoint_count(empty_url) == 1
+    command.upgrade(cfg, "0006_witnesses")
+    assert checkpoint_count(empty_url) == 0
+    add_checkpoint(empty_url)
+    command.downgrade(cfg, "0005")
+    assert checkpoint_count(empty_url) == 0
+    # The append-only guard is back in place after each step.
+    command.upgrade(cfg, "head")
+    add_checkpoint(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text("DELETE FROM ledger_checkpoints"))
+    finally:
+        engine.dispose()
