@@ -57,7 +57,7 @@ def test_malformed_json_is_400(client: FlaskClient, auth) -> None:
     response = client.post(
         "/api/v1/tokens", data="{not json", content_type="application/json", headers=auth("admin")
     )
-    assert_problem(response, 400, "bad-request")
+    assert_problem(response, 400, "malformed-json")
 
 
 def test_unknown_fields_and_bad_values_are_a_422_naming_each_field(
