@@ -43,7 +43,7 @@ class StrictJsonRequest(Request):
     """A request whose ``get_json`` reads I-JSON and turns a fault into a 400 naming its
     place. (The app's own JSON provider stays as it is: it also reads our responses.)"""
 
-    @property  # type: ignore[override]
+    @property
     def json_module(self) -> Any:
         return _StrictJsonModule
 
@@ -93,12 +93,10 @@ class BoundedBody:
         self.app, self.max_body = app, max_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # With Transfer-Encoding, any Content-Length is to be ignored (RFC 9112, 6.3).
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if (
-            self.max_body is not None
-            and not environ.get("CONTENT_LENGTH")
-            and (chunked or environ.get("wsgi.input_terminated"))
-        ):
+        unsized = not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated")
+        if self.max_body is not None and (chunked or unsized):
             body = environ["wsgi.input"].read(self.max_body + 1)
             if len(body) > self.max_body:
                 environ[OVER_LIMIT] = True

@@ -11,16 +11,19 @@ where, e.g. ``answers.phq9_1``.
 It stays in ``domain/`` because it is pure: it knows nothing of HTTP, so the API, the
 CLI and the offline verifier can all read JSON by the same rules.
 
-Cost: the C decoder does the parsing. Its hooks (numbers, constants, objects) leave a
-marker where a value is refused instead of raising, since a hook cannot know its place;
-one walk over the decoded value, bounded by ``MAX_DEPTH``, then checks strings and depth
-and names the place of the first marker it meets.
+Cost: the C decoder does the parsing. Two hooks (NaN and Infinity; each object, for
+repeated keys) leave a marker where a value is refused instead of raising, since a hook
+cannot know its place. One walk over the decoded value, bounded by ``MAX_DEPTH``, checks
+numbers, strings, depth and markers without building any place name; only when it finds a
+fault does a second walk name its place. About 10 µs more than ``json.loads`` for a 2 KB
+answers body.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 32
@@ -29,7 +32,9 @@ MAX_DEPTH = 32
 MAX_EXACT_INTEGER = 2**53 - 1
 """I-JSON and RFC 8785: integers beyond this are not exact in an IEEE 754 double."""
 
-_MAX_INTEGER_DIGITS = len(str(MAX_EXACT_INTEGER)) + 1  # a sign or a leading zero at most
+_INTEGER_REASON = f"integers must lie within ±{MAX_EXACT_INTEGER} (2**53 - 1)"
+_NUL_REASON = "NUL characters (\\u0000) are not accepted"
+_SURROGATE_REASON = "a lone surrogate (\\ud800-\\udfff) is not text"
 
 
 class MalformedJsonError(ValueError):
@@ -50,22 +55,6 @@ class _Refused:
         self.reason = reason
 
 
-def _parse_int(text: str) -> int | _Refused:
-    # Checking the length first keeps a megabyte of digits from being converted at all.
-    if len(text) <= _MAX_INTEGER_DIGITS:
-        number = int(text)
-        if -MAX_EXACT_INTEGER <= number <= MAX_EXACT_INTEGER:
-            return number
-    return _Refused(f"integers must lie within ±{MAX_EXACT_INTEGER} (2**53 - 1)")
-
-
-def _parse_float(text: str) -> float | _Refused:
-    number = float(text)
-    if math.isfinite(number):
-        return number
-    return _Refused("the number is too large for a double")
-
-
 def _parse_constant(name: str) -> _Refused:
     return _Refused(f"{name} is not a JSON number")
 
@@ -84,8 +73,6 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Refused:
 
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_object,
-    parse_float=_parse_float,
-    parse_int=_parse_int,
     parse_constant=_parse_constant,
 )
 
@@ -105,39 +92,80 @@ def loads(data: bytes | str) -> Any:
         ) from None
     except RecursionError:
         raise MalformedJsonError("", f"nested deeper than {MAX_DEPTH} levels") from None
-    _check(value, "", 0)
+    except ValueError:  # int() refuses over 4,300 digits, before any check of ours
+        raise MalformedJsonError("", _INTEGER_REASON) from None
+    # Without a \u escape, the strict UTF-8 decoding has already excluded NUL and lone
+    # surrogates, so the walk can skip the strings (most bodies).
+    if not _clean_root(value, "\\u" in text):
+        _locate(value, "", 0)
     return value
 
 
-def _check(value: Any, place: str, depth: int) -> None:
-    if isinstance(value, str):
-        _check_string(value, place)
-    elif isinstance(value, dict):
-        if depth >= MAX_DEPTH:
-            raise MalformedJsonError(place, f"nested deeper than {MAX_DEPTH} levels")
-        for key, item in value.items():
-            _check_string(key, place)
-            _check(item, f"{place}.{key}" if place else key, depth + 1)
-    elif isinstance(value, list):
-        if depth >= MAX_DEPTH:
-            raise MalformedJsonError(place, f"nested deeper than {MAX_DEPTH} levels")
-        for index, item in enumerate(value):
-            _check(item, f"{place}[{index}]", depth + 1)
-    elif isinstance(value, _Refused):
-        raise MalformedJsonError(place, value.reason)
+def _clean_root(value: Any, escapes: bool) -> bool:
+    if type(value) is dict or type(value) is list:
+        return _clean(value, 0, escapes)
+    return _clean([value], -1, escapes)
 
 
-def _check_string(text: str, place: str) -> None:
-    if text.isascii():
-        if "\x00" in text:
-            raise MalformedJsonError(place, "NUL characters (\\u0000) are not accepted")
-        return
+def _clean(container: dict[str, Any] | list[Any], depth: int, escapes: bool) -> bool:
+    """Whether a container holds no fault: the fast path, which builds no place names."""
+    if depth >= MAX_DEPTH:
+        return False
+    items: Iterable[Any]
+    item: Any
+    if type(container) is dict:
+        if escapes and not all(_clean_text(key) for key in container):
+            return False
+        items = container.values()
+    else:
+        items = container
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            if not -MAX_EXACT_INTEGER <= item <= MAX_EXACT_INTEGER:
+                return False
+        elif kind is str:
+            if escapes and not _clean_text(item):
+                return False
+        elif kind is dict or kind is list:
+            if not _clean(item, depth + 1, escapes):
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is _Refused:
+            return False
+    return True
+
+
+def _clean_text(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise MalformedJsonError(place, "a lone surrogate (\\ud800-\\udfff) is not text") from None
-    if "\x00" in text:
-        raise MalformedJsonError(place, "NUL characters (\\u0000) are not accepted")
+        return False
+    return "\x00" not in text
+
+
+def _locate(value: Any, place: str, depth: int) -> None:
+    """Raise MalformedJsonError for the first fault, named by its place (the slow path)."""
+    if isinstance(value, str):
+        if not _clean_text(value):
+            raise MalformedJsonError(place, _NUL_REASON if "\x00" in value else _SURROGATE_REASON)
+    elif type(value) is int and not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
+        raise MalformedJsonError(place, _INTEGER_REASON)
+    elif type(value) is float and not math.isfinite(value):
+        raise MalformedJsonError(place, "the number is too large for a double")
+    elif isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise MalformedJsonError(place, f"nested deeper than {MAX_DEPTH} levels")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _locate(key, place, depth)
+            _locate(item, f"{place}.{key}" if place else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _locate(item, f"{place}[{index}]", depth + 1)
+    elif isinstance(value, _Refused):
+        raise MalformedJsonError(place, value.reason)
 
 
 def printable(text: str) -> str:
