@@ -89,7 +89,7 @@ def _check_body() -> None:
             UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with 'Content-Type: application/json'."
         )
     request.get_data(cache=True)  # read the whole body now, so the socket shows a hang-up
-    if client_has_gone(request.environ):  # a chunked body, which SkipAbandoned leaves to us
+    if client_has_gone(request.environ):  # a body of a length SkipAbandoned does not read
         # Nobody will read the answer: skip the work rather than queue it behind live clients.
         raise ApiError(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
 

@@ -82,8 +82,8 @@ def read_json_body() -> None:
 
 
 class BoundedBody:
-    """Read a body sent without a Content-Length (chunked) up to the limit, so that one
-    over the limit is a 413 however it is sent; what is read is handed on with its length.
+    """Read a chunked body up to the limit, so that one over the limit is a 413 however it
+    is sent; what is read is handed on with its length (so SkipAbandoned sees it too).
 
     werkzeug would stop reading at the limit and hand on a truncated body, which then
     reads as malformed JSON (a 400).
@@ -93,10 +93,10 @@ class BoundedBody:
         self.app, self.max_body = app, max_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        # With Transfer-Encoding, any Content-Length is to be ignored (RFC 9112, 6.3).
+        # With Transfer-Encoding, any Content-Length is to be ignored (RFC 9112, 6.3); a
+        # request without either has no body.
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        unsized = not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated")
-        if self.max_body is not None and (chunked or unsized):
+        if self.max_body is not None and chunked:
             body = environ["wsgi.input"].read(self.max_body + 1)
             if len(body) > self.max_body:
                 environ[OVER_LIMIT] = True
