@@ -234,3 +234,12 @@ def test_every_route_refuses_an_unknown_query_parameter(
         for answer in admitted:
             body = assert_problem(answer, 422, "unknown-parameter")
             assert body["errors"] == {"timepiont": ["Unknown parameter."]}, (method, path)
+
+
+@pytest.mark.parametrize("code", ["malformed-json", "unknown-parameter"])
+def test_the_new_problem_types_are_explained_in_the_catalogue(
+    client: FlaskClient, code: str
+) -> None:
+    problem = client.get(f"/api/v1/problems/{code}").get_json()
+    assert problem["type"] == f"/api/v1/problems/{code}"
+    assert problem["description"]
