@@ -36,10 +36,9 @@ def run_schemathesis(server: LiveServer, token: str, folder: Path, *extra: str) 
     outputs = []
     for mode in MODES:
         output = run_schemathesis_once(server, token, folder / mode, "--mode", mode, *extra)
-        summary = [
-            line for line in output.splitlines() if re.search(r"test cases|Tested", line, re.I)
-        ]
-        print(f"schemathesis {folder.name} --mode {mode} --max-examples {MAX_EXAMPLES}:", *summary)
+        # The summary (operations, test cases, failures) gives the soak's figures.
+        summary = output[output.rfind("SUMMARY") :] if "SUMMARY" in output else output[-3000:]
+        print(f"\nschemathesis {folder.name} --mode {mode} -n {MAX_EXAMPLES}\n{summary}")
         outputs.append(output)
     return "\n".join(outputs)
 
