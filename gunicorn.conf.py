@@ -2,6 +2,10 @@
 
 import multiprocessing
 
+from gunicorn.glogging import Logger
+
+from service.logs import protect
+
 bind = "127.0.0.1:8000"
 # Requests wait on the database more than on the CPU, so more workers than cores pays off.
 workers = multiprocessing.cpu_count() * 2 + 1
@@ -20,3 +24,15 @@ access_log_format = (
     '"bytes":"%(B)s","duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'
 )
 forwarded_allow_ips = "127.0.0.1"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with anything shaped like a token blanked in the error and access
+    logs: gunicorn logs a malformed request line or header as it came, token and all."""
+
+    def setup(self, cfg):  # type: ignore[no-untyped-def]
+        super().setup(cfg)
+        protect([self.error_log, self.access_log])
+
+
+logger_class = RedactingLogger
