@@ -140,8 +140,7 @@ def test_a_database_error_is_logged_without_the_values_the_driver_quotes(fresh_a
             for _ in range(2):
                 conn.execute(
                     text(
-                        "INSERT INTO participants (id, study_id, enrolled_at)"
-                        " VALUES (:i, :s, :t)"
+                        "INSERT INTO participants (id, study_id, enrolled_at) VALUES (:i, :s, :t)"
                     ),
                     {"i": uuid.uuid4().hex, "s": canary, "t": "2026-11-26 12:00:00"},
                 )
