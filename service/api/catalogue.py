@@ -48,16 +48,16 @@ _ETAG_DOC = {
         }
     ],
     "responses": {
-        "200": {"headers": {"ETag": {"schema": {"type": "string"}, "description": "The hash"}}},
         "304": {"description": "Not modified: the definition has the ETag sent"},
     },
 }
+_ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The content hash, quoted"}}
 
 
 @blp.route("/instruments/<instrument_id>/versions/<version>", methods=["GET"])
 @public
 @blp.doc(**_ETAG_DOC)
-@blp.response(200, InstrumentVersionSchema)
+@blp.response(200, InstrumentVersionSchema, headers=_ETAG_HEADER)
 def get_instrument_version(instrument_id: str, version: str) -> InstrumentVersion | Response:
     """One published definition; its ETag is its content hash, which never changes."""
     row = catalogue.get_version(get_session(), instrument_id, version)
