@@ -60,7 +60,7 @@ class CatalogueSchema(Schema):
 class InstrumentVersionSchema(Schema):
     id = fields.String(required=True, attribute="instrument_id")
     version = fields.String(required=True)
-    kind = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("questionnaire", "consent")))
     title = fields.String(required=True)
     sha256 = fields.String(
         required=True,

@@ -37,7 +37,7 @@ class LogPageSchema(Schema):
 
 
 class VerificationSchema(Schema):
-    log = fields.String(required=True)
+    log = fields.String(required=True, validate=validate.OneOf(LOGS))
     ok = fields.Boolean(required=True)
     length = fields.Integer(required=True)
     head_hash = fields.String(required=True)
@@ -53,7 +53,7 @@ class CheckpointSchema(Schema):
     id = fields.UUID(
         required=True, metadata={"description": "Co-sign at /audit/checkpoints/{id}/cosign"}
     )
-    log = fields.String(required=True)
+    log = fields.String(required=True, validate=validate.OneOf(LOGS))
     length = fields.Integer(required=True)
     head_hash = fields.String(required=True)
     time = fields.String(required=True)

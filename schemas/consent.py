@@ -65,7 +65,7 @@ class ReceiptSchema(Schema):
     form_version = fields.String(allow_none=True)
     form_hash = fields.String(allow_none=True)
     clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), allow_none=True)
-    scope = fields.String(allow_none=True)
+    scope = fields.String(allow_none=True, validate=validate.OneOf(WITHDRAWAL_SCOPES))
 
 
 class ReceiptListSchema(Schema):
@@ -76,4 +76,4 @@ class ConsentStateSchema(Schema):
     state = fields.String(required=True, validate=validate.OneOf(_CONSENT_STATES))
     form_version = fields.String(allow_none=True)
     clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
-    withdrawal = fields.String(allow_none=True)
+    withdrawal = fields.String(allow_none=True, validate=validate.OneOf(WITHDRAWAL_SCOPES))

@@ -8,6 +8,9 @@ from schemas.consent import ConsentStateSchema
 from schemas.fields import StrictBoolean, UtcDateTime
 from service.domain.tasks import TASK_STATUSES
 
+SEVERITIES = ("urgent", "routine")  # as instrument definitions allow (schemas.instrument)
+ALERT_STATUSES = ("open", "acknowledged")
+
 _ANSWERS = fields.Dict(
     keys=fields.String(validate=validate.Length(min=1, max=64)),
     values=fields.Raw(allow_none=True),
@@ -45,7 +48,7 @@ class ScoreSchema(Schema):
 
 class SignpostingSchema(Schema):
     id = fields.String(required=True)
-    severity = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
     signposting = fields.String(required=True)
 
 
@@ -84,9 +87,9 @@ class AlertSchema(Schema):
     study_id = fields.String(required=True)
     response_id = fields.UUID(required=True)
     rule = fields.String(required=True, attribute="rule_id")
-    severity = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
     raised_at = UtcDateTime(required=True)
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ALERT_STATUSES))
     acknowledged_at = UtcDateTime(allow_none=True, required=True)
 
 

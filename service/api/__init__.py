@@ -22,7 +22,9 @@ from service.api import (
     problems,
     tokens,
 )
-from service.errors import PROBLEM_MEDIA_TYPE
+from service.api.document import SECURITY_SCHEMES, ContractPlugin
+from service.api.examples import problem_example
+from service.errors import CATALOGUE, PROBLEM_MEDIA_TYPE
 
 
 class PsamApi(Api):  # type: ignore[misc]
@@ -34,10 +36,18 @@ class PsamApi(Api):  # type: ignore[misc]
         """``service.errors`` handles every error; flask-smorest's JSON shape is not ours."""
 
     def _register_responses(self) -> None:
+        # The first catalogue entry of a status stands for it in the examples.
+        by_status = {p.status: p for p in reversed(CATALOGUE.values())}
         for status in http.HTTPStatus:
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+                problem = by_status.get(status)
+                if problem is not None:
+                    response["description"] = f"{status.phrase} (see /api/v1/problems)"
+                    response["example"] = problem_example(
+                        status, problem.code, problem.title, problem.description
+                    )
             prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "An error (RFC 9457 problem)", "schema": self.ERROR_SCHEMA}
@@ -49,10 +59,9 @@ def init_api(app: Flask) -> PsamApi:
     """Attach the API and its OpenAPI document to the app."""
     api = PsamApi()
     api.register_field(UtcDateTime, "string", "date-time")
-    api.init_app(app)
-    api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "psam_s_... token"}
-    )
+    api.init_app(app, spec_kwargs={"extra_plugins": [ContractPlugin(app)]})
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
     for module in (
         health,
         catalogue,

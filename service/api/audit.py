@@ -21,6 +21,7 @@ from schemas.audit import (
     WitnessSchema,
 )
 from service.api.access import current_principal, requires_roles
+from service.api.examples import PUBLIC_KEY_PEM
 from service.db import get_session
 from service.domain.ledger import Checkpoint, Verification
 from service.resources import ledger_writer
@@ -179,6 +180,7 @@ def approve_witness(witness_id: uuid.UUID) -> witnesses.Witness:
     {"type": "string"},
     content_type="application/x-pem-file",
     description="The Ed25519 public key that checkpoints are signed with (PEM)",
+    example=PUBLIC_KEY_PEM,
 )
 def public_key() -> Response:
     """The checkpoint signing key, for offline verification."""

@@ -17,6 +17,7 @@ from schemas.exports import (
     ManifestSchema,
 )
 from service.api.access import current_principal, requires_roles
+from service.api.examples import CODEBOOK_CSV, CODEBOOK_JSON, EXPORT_CSV, EXPORT_NDJSON
 from service.db import get_db, get_session
 from service.domain.export import codebook, codebook_csv
 from service.models import ExportManifest
@@ -32,8 +33,8 @@ _STREAM_DOC = {
             "manifest, completed when the stream ends",
             "headers": {"X-Export-Id": {"schema": {"type": "string", "format": "uuid"}}},
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}, "example": EXPORT_CSV},
+                "application/x-ndjson": {"schema": {"type": "string"}, "example": EXPORT_NDJSON},
             },
         }
     }
@@ -89,8 +90,8 @@ def export_responses(query: dict[str, Any]) -> Response:
         "200": {
             "description": "Per version: columns with labels, types and codes; scores; hash",
             "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}, "example": CODEBOOK_JSON},
+                "text/csv": {"schema": {"type": "string"}, "example": CODEBOOK_CSV},
             },
         }
     }

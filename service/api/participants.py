@@ -39,7 +39,7 @@ STUDY_ID_PARAMETER = {
     "in": "path",
     "name": "study_id",
     "required": True,
-    "description": "A study ID, e.g. PSAM-7K3M9QXR-4; a wrong check character is a 422",
+    "description": "A study ID, e.g. PSAM-7K3M9QXR-0; a wrong check character is a 422",
     "schema": {"type": "string", "pattern": STUDY_ID_PATTERN},
 }
 

@@ -1,4 +1,4 @@
-"""Study IDs: random pseudonyms with a check character, e.g. ``PSAM-7K3M9QXR-4``.
+"""Study IDs: random pseudonyms with a check character, e.g. ``PSAM-7K3M9QXR-0``.
 
 The eight random characters (40 bits) come from Crockford's base-32 alphabet, which leaves
 out I, L, O and U so that IDs read aloud or typed from paper survive; the check character

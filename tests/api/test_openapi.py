@@ -51,14 +51,19 @@ def test_request_bodies_refuse_additional_properties(client: FlaskClient) -> Non
     assert schemas["TokenCreate"]["additionalProperties"] is False
 
 
-def test_errors_are_documented_as_problem_json_and_staff_routes_need_a_bearer_token(
+def test_errors_are_documented_as_problem_json_and_each_route_names_its_kind_of_token(
     client: FlaskClient,
 ) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     default = spec["components"]["responses"]["DEFAULT_ERROR"]
     assert list(default["content"]) == ["application/problem+json"]
-    assert spec["paths"]["/api/v1/tokens"]["get"]["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/api/v1/tokens"]["get"]["security"] == [{"staffToken": []}]
+    assert spec["paths"]["/api/v1/me"]["get"]["security"] == [{"participantToken": []}]
     assert "security" not in spec["paths"]["/api/v1/instruments"]["get"]
+    schemes = spec["components"]["securitySchemes"]
+    assert set(schemes) == {"staffToken", "participantToken"}
+    assert "psam_s_" in schemes["staffToken"]["description"]
+    assert "psam_p_" in schemes["participantToken"]["description"]
 
 
 def test_the_docs_page_is_served(client: FlaskClient) -> None:
