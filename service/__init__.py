@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import init_api
 from service.api.access import check_declarations, enforce_access
+from service.api.cors import init_cors, parse_origins
 from service.api.idempotency import replay_after_erasure
 from service.api.reading import (
     BoundedBody,
@@ -35,6 +36,11 @@ from service.resources import init_keys
 from service.services.ratelimit import Limit
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -54,6 +60,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Limit.parse(app.config["PSAM_ENROLMENT_LIMIT"])
     except ValueError as exc:
         raise RuntimeError(f"PSAM_ENROLMENT_LIMIT: {exc}") from None
+    try:
+        cors_origins = parse_origins(app.config["PSAM_CORS_ORIGINS"])
+    except ValueError as exc:
+        raise RuntimeError(f"PSAM_CORS_ORIGINS: {exc}") from None
     Database(app.config["DATABASE_URL"]).init_app(app)
     init_keys(app)
     register_error_handlers(app)
@@ -64,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     max_body = app.config["MAX_CONTENT_LENGTH"]
     app.wsgi_app = BoundedBody(SkipAbandoned(app.wsgi_app, max_body), max_body)  # type: ignore[method-assign]
     app.before_request(assign_request_id)
+    init_cors(app, cors_origins)  # a preflight is answered before any other check
     app.before_request(_check_body)
     app.before_request(lambda: enforce_access(app, replay_after_erasure))
     # After access: a caller turned away learns nothing more and costs no parsing.
@@ -99,6 +110,9 @@ def _common_headers(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
+    # One policy for every answer: only the docs page renders, and it loads only its own
+    # files (no inline script, no third party).
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     return response
 
 

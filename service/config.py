@@ -40,6 +40,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PSAM_PROXY_HOPS": _int(env, "PSAM_PROXY_HOPS", 0),
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
+        # Browser origins allowed to call the API (CORS), e.g. "https://app.example.org";
+        # empty: only pages of the service's own origin.
+        "PSAM_CORS_ORIGINS": env.get("PSAM_CORS_ORIGINS", ""),
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),
         # Consent signatures a participant may make in a day (each is a permanent log entry).
         "PSAM_CONSENT_SIGNINGS_PER_DAY": _int(env, "PSAM_CONSENT_SIGNINGS_PER_DAY", 5),
@@ -55,8 +58,6 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_REDOC_PATH": "/docs",
-        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js",
         "JSON_SORT_KEYS": False,
     }
 

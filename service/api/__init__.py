@@ -15,6 +15,7 @@ from service.api import (
     alerts,
     audit,
     catalogue,
+    docs_page,
     exports,
     health,
     me,
@@ -62,6 +63,7 @@ def init_api(app: Flask) -> PsamApi:
     api.init_app(app, spec_kwargs={"extra_plugins": [ContractPlugin(app)]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    app.register_blueprint(docs_page.blp)
     for module in (
         health,
         catalogue,

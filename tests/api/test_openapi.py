@@ -64,8 +64,3 @@ def test_errors_are_documented_as_problem_json_and_each_route_names_its_kind_of_
     assert set(schemes) == {"staffToken", "participantToken"}
     assert "psam_s_" in schemes["staffToken"]["description"]
     assert "psam_p_" in schemes["participantToken"]["description"]
-
-
-def test_the_docs_page_is_served(client: FlaskClient) -> None:
-    page = client.get("/api/v1/docs")
-    assert page.status_code == 200 and b"openapi.json" in page.data
