@@ -11,6 +11,7 @@ from flask_smorest.utils import prepare_response
 
 from schemas.api import ProblemSchema
 from schemas.fields import UtcDateTime
+from schemas.responses import ResponseSchema
 from service.api import (
     alerts,
     audit,
@@ -63,6 +64,9 @@ def init_api(app: Flask) -> PsamApi:
     api.init_app(app, spec_kwargs={"extra_plugins": [ContractPlugin(app)]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    # "Response" would be the name of a response body's schema; generated clients have a
+    # class of that name for every HTTP answer (openapi-python-client's output did not run).
+    api.spec.components.schema("QuestionnaireResponse", schema=ResponseSchema)
     app.register_blueprint(docs_page.blp)
     for module in (
         health,

@@ -215,7 +215,7 @@ EXAMPLES: dict[str, Any] = {
     "Me": {"study_id": STUDY_ID, "consent": _CONSENT_STATE, "tasks": [_TASK]},
     "Receipt": _RECEIPT,
     "ReceiptList": {"receipts": [_RECEIPT]},
-    "Response": _RESPONSE,
+    "QuestionnaireResponse": _RESPONSE,
     "Alert": {**_ALERT, "status": "acknowledged", "acknowledged_at": LATER},
     "AlertList": {"alerts": [_ALERT]},
     "Manifest": _MANIFEST,
