@@ -28,6 +28,11 @@ from service.api.document import SECURITY_SCHEMES, ContractPlugin
 from service.api.examples import problem_example
 from service.errors import CATALOGUE, PROBLEM_MEDIA_TYPE
 
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer realm"}},
+    429: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+}
+
 
 class PsamApi(Api):  # type: ignore[misc]
     """flask-smorest's Api, documenting errors as problem+json and leaving handlers to us."""
@@ -50,6 +55,8 @@ class PsamApi(Api):  # type: ignore[misc]
                     response["example"] = problem_example(
                         status, problem.code, problem.title, problem.description
                     )
+                if status in _ERROR_HEADERS:
+                    response["headers"] = _ERROR_HEADERS[status]
             prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "An error (RFC 9457 problem)", "schema": self.ERROR_SCHEMA}

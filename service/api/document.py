@@ -71,6 +71,10 @@ CONFLICTS = frozenset(
     {
         "me.start_response",
         "me.save_answers",
+        "me.withdraw_me",
+        "participants.withdraw_for",
+        "participants.reissue_token",
+        "alerts.acknowledge",
         "me.submit",
         "audit.register_witness",
         "audit.approve_witness",
@@ -78,10 +82,8 @@ CONFLICTS = frozenset(
     }
 )
 RATE_LIMITED = frozenset({"participants.self_enrol", "me.sign"})
-# Participant calls that consent state can refuse (403 consent-required, withdrawn).
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 _IDEMPOTENCY_HEADER = "Idempotency-Key"
-RETRY_AFTER = {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying"}
 
 
 class ContractPlugin(BasePlugin):

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
+from service.config import PROJECT_ROOT
 from service.domain.pseudonyms import StudyIdError, parse_study_id
 
 METHODS = ("get", "put", "post", "patch", "delete")
@@ -129,6 +130,19 @@ def test_fixed_value_sets_are_enums(spec: dict[str, Any]) -> None:
 def test_every_study_id_in_the_document_passes_its_check_character(client: FlaskClient) -> None:
     text = client.get("/api/v1/openapi.json").get_data(as_text=True)
     found = set(STUDY_ID_TEXT.findall(text))
+    assert found
+    bad = []
+    for study_id in found:
+        try:
+            parse_study_id(study_id)
+        except StudyIdError:
+            bad.append(study_id)
+    assert bad == []
+
+
+def test_every_study_id_in_the_readme_and_the_docs_passes_its_check_character() -> None:
+    texts = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+    found = {m for path in texts for m in STUDY_ID_TEXT.findall(path.read_text())}
     assert found
     bad = []
     for study_id in found:
