@@ -15,6 +15,9 @@ FORM_HASH = "3e7a9c41b2d85f60e1a7c3b9d4f2e8a06b5c1d7e9f3a2b4c8d6e0f1a5b7c9d2e"
 INSTRUMENT_HASH = "b41f0c2e9d6a7385e2f1c0d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9"
 UUID_1 = "5f0c6d1e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"
 UUID_2 = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
+# Tokens as a client sees them, shortened (an example must never hold a working one).
+PARTICIPANT_CREDENTIAL = "psam_p_..."
+STAFF_CREDENTIAL = "psam_s_..."
 WHEN = "2026-11-25T10:00:00Z"
 LATER = "2026-11-25T10:12:31Z"
 
@@ -197,8 +200,8 @@ EXAMPLES: dict[str, Any] = {
             {"id": "interview-contact", "text": "You may invite me.", "required": False},
         ],
     },
-    "Enrolment": {"study_id": STUDY_ID, "token": "psam_p_...", "enrolled_at": WHEN},
-    "NewToken": {"study_id": STUDY_ID, "token": "psam_p_..."},
+    "Enrolment": {"study_id": STUDY_ID, "token": PARTICIPANT_CREDENTIAL, "enrolled_at": WHEN},
+    "NewToken": {"study_id": STUDY_ID, "token": PARTICIPANT_CREDENTIAL},
     "ParticipantPage": {"participants": [_PARTICIPANT], "next_after": None},
     "ParticipantDetail": {
         **_PARTICIPANT,
@@ -247,7 +250,7 @@ EXAMPLES: dict[str, Any] = {
     "WitnessList": {"witnesses": [_WITNESS]},
     "Token": _TOKEN,
     "TokenList": {"tokens": [_TOKEN]},
-    "TokenCreated": {**_TOKEN, "token": "psam_s_..."},
+    "TokenCreated": {**_TOKEN, "token": STAFF_CREDENTIAL},
     "ProblemType": _PROBLEM_TYPE,
     "ProblemCatalogue": {"problems": [_PROBLEM_TYPE]},
 }
