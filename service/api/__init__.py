@@ -68,7 +68,7 @@ def init_api(app: Flask) -> PsamApi:
     """Attach the API and its OpenAPI document to the app."""
     api = PsamApi()
     api.register_field(UtcDateTime, "string", "date-time")
-    api.init_app(app, spec_kwargs={"extra_plugins": [ContractPlugin(app)]})
+    api.init_app(app, spec_kwargs={"extra_plugins": [ContractPlugin()]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     # "Response" would be the name of a response body's schema; generated clients have a

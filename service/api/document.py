@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from apispec import BasePlugin
-from flask import Flask
 from werkzeug.routing import Rule
 
 from service.api.examples import EXAMPLES
@@ -91,9 +90,6 @@ _IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 class ContractPlugin(BasePlugin):
     """Completes every operation as the path is added to the document."""
-
-    def __init__(self, app: Flask):
-        self.app = app
 
     def operation_helper(
         self,
