@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from service import create_app
 from service.api.cors import EXPOSED_HEADERS, parse_origins
@@ -19,14 +20,24 @@ REFUSED = "https://evil.example.net"
 
 
 @pytest.fixture
-def cors_client(app: Flask, database_url: str, tmp_path: Path) -> Iterator[FlaskClient]:
+def cors_app(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on the suite's (migrated, synced) database with one origin on the allow-list."""
     settings = config_for_tests(database_url, str(tmp_path / "instance"))
     settings["PSAM_KEYRING"] = app.config["PSAM_KEYRING"]
     settings["PSAM_CORS_ORIGINS"] = f"{ALLOWED}, http://localhost:5173"
-    cors_app = create_app(settings)
-    yield cors_app.test_client()
-    cors_app.extensions["psam_db"].engine.dispose()
+    made = create_app(settings)
+    yield made
+    made.extensions["psam_db"].engine.dispose()
+
+
+@pytest.fixture
+def cors_client(cors_app: Flask) -> FlaskClient:
+    return cors_app.test_client()
+
+
+def access_log_length(app: Flask) -> int:
+    with app.extensions["psam_db"].engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM access_log")).scalar_one())
 
 
 def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(
@@ -57,6 +68,18 @@ def test_a_preflight_for_a_staff_route_needs_no_token_either(cors_client: FlaskC
     )
     assert answer.status_code == 204
     assert answer.headers["Access-Control-Allow-Methods"] == "GET, OPTIONS"
+
+
+def test_a_preflight_for_a_staff_route_is_not_a_staff_call_and_is_not_logged(
+    cors_app: Flask,
+) -> None:
+    before = access_log_length(cors_app)
+    for path in ("/api/v1/exports/responses", "/api/v1/audit/access-log", "/api/v1/tokens"):
+        answer = cors_app.test_client().options(
+            path, headers={"Origin": ALLOWED, "Access-Control-Request-Method": "GET"}
+        )
+        assert answer.status_code == 204
+    assert access_log_length(cors_app) == before
 
 
 def test_answers_to_an_allowed_origin_expose_the_headers_a_client_reads(
