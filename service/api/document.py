@@ -16,7 +16,7 @@ from typing import Any
 from apispec import BasePlugin
 from werkzeug.routing import Rule
 
-from service.api.examples import EXAMPLES
+from service.api.examples import EXAMPLES, PARAMETER_EXAMPLES
 
 # endpoint -> operationId. A generated client names its functions after these, so they are
 # part of the contract: renaming one breaks every client built from the document. (Pairs,
@@ -91,6 +91,15 @@ _IDEMPOTENCY_HEADER = "Idempotency-Key"
 class ContractPlugin(BasePlugin):
     """Completes every operation as the path is added to the document."""
 
+    def path_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        _add_parameter_examples(parameters or [])  # the route's variables, shared by its methods
+
     def operation_helper(
         self,
         path: str | None = None,
@@ -112,6 +121,7 @@ class ContractPlugin(BasePlugin):
             for status in problem_statuses(endpoint, method, operation, rule):
                 responses.setdefault(str(status), http.HTTPStatus(status).name)
             _add_examples(operation)
+            _add_parameter_examples(operation.get("parameters", []))
             if _IDEMPOTENCY_HEADER in _header_names(operation):
                 _document_replay(responses)
 
@@ -149,6 +159,15 @@ def _add_examples(operation: dict[str, Any]) -> None:
             name = media.get("schema", {}).get("$ref", "").rpartition("/")[2]
             if name in EXAMPLES and "example" not in media:
                 media["example"] = EXAMPLES[name]
+
+
+def _add_parameter_examples(parameters: list[dict[str, Any]]) -> None:
+    for parameter in parameters:
+        name = parameter.get("name", "")
+        if name in PARAMETER_EXAMPLES and "example" not in parameter:
+            schema = parameter.get("schema", {})
+            example = PARAMETER_EXAMPLES[name]
+            parameter["example"] = [example] if schema.get("type") == "array" else example
 
 
 def _document_replay(responses: dict[str, Any]) -> None:

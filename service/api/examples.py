@@ -299,6 +299,31 @@ PUBLIC_KEY_PEM = (
     "-----END PUBLIC KEY-----\n"
 )
 
+# Parameters by name (path, query and header alike), for those with no enum or default.
+PARAMETER_EXAMPLES: dict[str, Any] = {
+    "alert_id": UUID_2,
+    "checkpoint_id": UUID_2,
+    "export_id": UUID_1,
+    "response_id": UUID_1,
+    "token_id": UUID_2,
+    "witness_id": UUID_2,
+    "code": "consent-required",
+    "instrument_id": "phq-9",
+    "instrument": "phq-9",
+    "version": "1.0.0",
+    "study_id": STUDY_ID,
+    "after": STUDY_ID,
+    "timepoint": "baseline",
+    "consent_clause": "interview-contact",
+    "site": "leeds",
+    "since": WHEN,
+    "until": LATER,
+    "submitted_since": WHEN,
+    "submitted_until": LATER,
+    "Idempotency-Key": "3b0f9a52-6c1e-4d0b-9a7e-2f4c8d1e6a90",
+    "If-None-Match": f'"{INSTRUMENT_HASH}"',
+}
+
 
 def problem_example(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
     """A problem+json body as the service sends it."""

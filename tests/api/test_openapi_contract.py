@@ -151,3 +151,20 @@ def test_every_study_id_in_the_readme_and_the_docs_passes_its_check_character() 
         except StudyIdError:
             bad.append(study_id)
     assert bad == []
+
+
+def test_every_parameter_has_an_example_that_satisfies_its_schema(spec: dict[str, Any]) -> None:
+    checked = 0
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            parameters = op if method == "parameters" else op.get("parameters", [])
+            for parameter in parameters:
+                schema = parameter["schema"]
+                if "example" not in parameter:
+                    # A fixed set or a default already shows a client what to send.
+                    assert "enum" in schema or "default" in schema, (path, parameter["name"])
+                    continue
+                errors = list(OAS30Validator(schema).iter_errors(parameter["example"]))
+                assert errors == [], (path, parameter["name"], errors[0].message)
+                checked += 1
+    assert checked > 30
