@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import init_api
+from service.api import metrics as metrics_view
 from service.api.access import check_declarations, enforce_access
 from service.api.idempotency import replay_after_erasure
 from service.config import load_config
@@ -24,6 +25,7 @@ from service.errors import (
     register_error_handlers,
 )
 from service.logs import assign_request_id, configure_logging
+from service.metrics import init_metrics
 from service.resources import init_keys
 from service.services.ratelimit import Limit
 
@@ -47,10 +49,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Limit.parse(app.config["PSAM_ENROLMENT_LIMIT"])
     except ValueError as exc:
         raise RuntimeError(f"PSAM_ENROLMENT_LIMIT: {exc}") from None
+    init_metrics(app)  # first, so its timer also covers the other before_request hooks
     Database(app.config["DATABASE_URL"]).init_app(app)
     init_keys(app)
     register_error_handlers(app)
     init_api(app)
+    app.register_blueprint(metrics_view.blp)
     check_declarations(app)
 
     app.wsgi_app = SkipAbandoned(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
