@@ -1,7 +1,7 @@
 """The checks a process makes before it serves: every setting, and a usable keyring.
 
 Run by gunicorn's master before it forks (``on_starting`` in gunicorn.conf.py) and as the
-first step of ``bin/psam-start``; ``python -m service.startup`` runs them alone. A failure is
+first step of ``bin/psam-start``; ``psam-preflight`` runs them alone. A failure is
 one line on stderr and a non-zero exit: no traceback, nothing served, nothing migrated.
 """
 
@@ -47,12 +47,8 @@ def refusal_exits() -> Iterator[None]:
 
 
 def main() -> None:
-    """``python -m service.startup``: check, say so, exit 0; or refuse."""
+    """``psam-preflight``: check, say so, exit 0; or refuse."""
     with refusal_exits():
         settings = preflight()
     source = "PSAM_KEYRING_JSON" if settings["PSAM_KEYRING_JSON"] else settings["PSAM_KEYRING"]
     print(f"psam: settings checked; keyring from {source} is usable", flush=True)
-
-
-if __name__ == "__main__":
-    main()
