@@ -7,13 +7,14 @@ one line on stderr and a non-zero exit: no traceback, nothing served, nothing mi
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from service.config import ConfigError, load_config
-from service.domain.crypto import KeyringError
+from service.domain.crypto import Keyring, KeyringError
 from service.services.keyring import KeyringSource
 
 # EX_CONFIG from sysexits.h: the configuration is wrong; restarting will not help.
@@ -52,3 +53,12 @@ def main() -> None:
         settings = preflight()
     source = "PSAM_KEYRING_JSON" if settings["PSAM_KEYRING_JSON"] else settings["PSAM_KEYRING"]
     print(f"psam: settings checked; keyring from {source} is usable", flush=True)
+
+
+def print_new_keyring() -> None:
+    """``psam-new-keyring``: a new keyring as JSON on stdout, for a secret store or file.
+
+    Needs no settings, database or app, so it runs in a bare container before any secret
+    exists (see README.md, "Deployment").
+    """
+    print(json.dumps(Keyring.generate().to_dict(), indent=2), flush=True)
