@@ -75,7 +75,7 @@ def serving(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[s
     write_keyring_file(Path(env["PSAM_KEYRING"]), Keyring.generate(), create=True)
     proc = start(env)
     try:
-        wait_until_healthy(url_of(env), proc, seconds=90)  # type: ignore[arg-type]
+        wait_until_healthy(url_of(env), proc, seconds=90)
         yield env, proc
     finally:
         proc.terminate()
