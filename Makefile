@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint setup-instance clean
+.PHONY: run test lint soak-api setup-instance clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ run: $(BIN)/.installed
 # The whole suite; set TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL.
 test: $(BIN)/.installed
 	$(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+# Schemathesis against a live gunicorn, positive then negative cases, SOAK_EXAMPLES per operation.
+SOAK_EXAMPLES ?= 1000
+soak-api: $(BIN)/.installed
+	SCHEMATHESIS_MAX_EXAMPLES=$(SOAK_EXAMPLES) SCHEMATHESIS_MODES=positive,negative \
+		$(BIN)/pytest -p no:cacheprovider tests/system/test_schemathesis.py -v -s
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -2,8 +2,11 @@
 
 from typing import Any
 
+from gunicorn.glogging import Logger
+
 from service.config import clear_metrics_dir, load_config, use_metrics_dir
 from service.cpu import gunicorn_workers, usable_cpus
+from service.logs import protect
 from service.startup import preflight, refusal_exits
 
 # Before any worker loads the app: prometheus-client reads this folder's name when first
@@ -46,3 +49,15 @@ def child_exit(server: Any, worker: Any) -> None:
     from service.metrics import worker_exited
 
     worker_exited(worker.pid)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with anything shaped like a token blanked in the error and access
+    logs: gunicorn logs a malformed request line or header as it came, token and all."""
+
+    def setup(self, cfg):  # type: ignore[no-untyped-def]
+        super().setup(cfg)
+        protect([self.error_log, self.access_log])
+
+
+logger_class = RedactingLogger

@@ -15,11 +15,18 @@ from service.api import init_api
 from service.api import metrics as metrics_view
 from service.api.access import check_declarations, enforce_access
 from service.api.idempotency import replay_after_erasure
+from service.api.reading import (
+    BoundedBody,
+    declared_query_parameters,
+    query_check,
+    read_json_body,
+    refuse_oversized_body,
+    use_strict_json,
+)
 from service.config import load_config
 from service.db import Database
 from service.errors import (
     CLIENT_CLOSED_REQUEST,
-    PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
     register_error_handlers,
@@ -53,14 +60,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Database(app.config["DATABASE_URL"]).init_app(app)
     init_keys(app)
     register_error_handlers(app)
-    init_api(app)
+    api = init_api(app)
     app.register_blueprint(metrics_view.blp)
     check_declarations(app)
+    use_strict_json(app)
 
-    app.wsgi_app = SkipAbandoned(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
+    max_body = app.config["MAX_CONTENT_LENGTH"]
+    app.wsgi_app = BoundedBody(SkipAbandoned(app.wsgi_app, max_body), max_body)  # type: ignore[method-assign]
     app.before_request(assign_request_id)
     app.before_request(_check_body)
     app.before_request(lambda: enforce_access(app, replay_after_erasure))
+    # After access: a caller turned away learns nothing more and costs no parsing.
+    app.before_request(query_check(declared_query_parameters(app, api.spec.to_dict())))
+    app.before_request(read_json_body)
     app.after_request(_common_headers)
 
     from service.cli import register_commands
@@ -73,9 +85,7 @@ def _check_body() -> None:
     """Refuse oversized and non-JSON bodies before anything reads them."""
     if request.method not in _BODY_METHODS:
         return
-    limit = request.max_content_length
-    if limit is not None and (request.content_length or 0) > limit:
-        raise ApiError(PAYLOAD_TOO_LARGE, f"The request body is over {limit} bytes.")
+    refuse_oversized_body()
     has_body = bool(request.content_length) or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
     )
@@ -84,7 +94,7 @@ def _check_body() -> None:
             UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with 'Content-Type: application/json'."
         )
     request.get_data(cache=True)  # read the whole body now, so the socket shows a hang-up
-    if client_has_gone(request.environ):  # a chunked body, which SkipAbandoned leaves to us
+    if client_has_gone(request.environ):  # a body of a length SkipAbandoned does not read
         # Nobody will read the answer: skip the work rather than queue it behind live clients.
         raise ApiError(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
 

@@ -90,11 +90,13 @@ READ_ONLY = "psam_read_only"
 
 def make_engine(url: str) -> Engine:
     """An engine for the URL, with SQLite made to behave as the ledger needs."""
+    # hide_parameters: a database error's message would otherwise carry the bound values
+    # (token hashes, study IDs, answers) into the logs.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -8,11 +8,13 @@ validation failures, ``errors`` keyed by field. A 500 says nothing about what fa
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, json
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from schemas.paths import flatten_messages
@@ -88,6 +90,15 @@ NOT_FOUND = ProblemType("not-found", 404, "Not found", "Nothing exists at this a
 METHOD_NOT_ALLOWED = ProblemType(
     "method-not-allowed", 405, "Method not allowed", "The address exists; the method does not."
 )
+MALFORMED_JSON = ProblemType(
+    "malformed-json",
+    400,
+    "Malformed JSON",
+    "The body is not I-JSON (RFC 7493): not UTF-8, not JSON, or holding NaN or Infinity, a "
+    "number no double holds exactly (integers beyond 2**53 - 1, or 1e309), a lone surrogate, "
+    "a NUL character, a repeated key, or nesting deeper than 32 levels. 'errors' names the "
+    "place, e.g. 'answers.phq9_1'.",
+)
 PAYLOAD_TOO_LARGE = ProblemType(
     "payload-too-large", 413, "Request body too large", "The body is over the configured limit."
 )
@@ -102,6 +113,13 @@ VALIDATION_FAILED = ProblemType(
     422,
     "Validation failed",
     "The body or parameters were read but are not acceptable; 'errors' lists each field.",
+)
+UNKNOWN_PARAMETER = ProblemType(
+    "unknown-parameter",
+    422,
+    "Unknown parameter",
+    "The query string holds a parameter this address does not take (a misspelt filter would "
+    "otherwise be ignored and return the wrong rows); 'errors' names each one.",
 )
 CONFLICT = ProblemType(
     "conflict", 409, "Conflict", "The request clashes with what is already stored."
@@ -132,6 +150,7 @@ CATALOGUE: dict[str, ProblemType] = {
     p.code: p
     for p in (
         BAD_REQUEST,
+        MALFORMED_JSON,
         AUTHENTICATION_REQUIRED,
         FORBIDDEN,
         WITHDRAWN,
@@ -144,13 +163,17 @@ CATALOGUE: dict[str, ProblemType] = {
         PAYLOAD_TOO_LARGE,
         UNSUPPORTED_MEDIA_TYPE,
         VALIDATION_FAILED,
+        UNKNOWN_PARAMETER,
         TOO_MANY_REQUESTS,
         CLIENT_CLOSED_REQUEST,
         NOT_READY,
         INTERNAL_ERROR,
     )
 }
-_BY_STATUS = {p.status: p for p in CATALOGUE.values()}
+# The first (most general) type of each status stands for werkzeug's exceptions.
+_BY_STATUS: dict[int, ProblemType] = {}
+for _problem in CATALOGUE.values():
+    _BY_STATUS.setdefault(_problem.status, _problem)
 
 
 class ApiError(Exception):
@@ -275,5 +298,16 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the server log under the request id; the caller gets nothing
         # that could reveal internals, data or secrets.
-        log.exception("unhandled %s", type(exc).__name__)
+        if isinstance(exc, DBAPIError):
+            # The driver's message quotes values (PostgreSQL's DETAIL: "Key (study_id)=(...)"),
+            # which hide_parameters does not reach: log the kind and where, never the text.
+            cause = exc.orig if exc.orig is not None else exc
+            log.error(
+                "unhandled database error %s (SQLSTATE %s)\n%s",
+                type(cause).__name__,
+                getattr(cause, "sqlstate", None) or "-",
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+        else:
+            log.exception("unhandled %s", type(exc).__name__)
         return problem_response(ApiError(INTERNAL_ERROR, "The request failed inside the service."))

@@ -1,11 +1,15 @@
 """Every error is RFC 9457 problem+json; nothing internal leaks from a 500."""
 
+import io
 import json
+import logging
+import uuid
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from service import create_app
 from service.api.access import public
@@ -57,7 +61,7 @@ def test_malformed_json_is_400(client: FlaskClient, auth) -> None:
     response = client.post(
         "/api/v1/tokens", data="{not json", content_type="application/json", headers=auth("admin")
     )
-    assert_problem(response, 400, "bad-request")
+    assert_problem(response, 400, "malformed-json")
 
 
 def test_unknown_fields_and_bad_values_are_a_422_naming_each_field(
@@ -121,3 +125,36 @@ def test_a_valid_request_id_from_the_caller_is_echoed_and_a_bad_one_replaced(
     assert client.get("/healthz", headers={"X-Request-ID": rid}).headers["X-Request-ID"] == rid
     other = client.get("/healthz", headers={"X-Request-ID": "<script>"}).headers["X-Request-ID"]
     assert other != "<script>" and len(other) == 36
+
+
+def test_a_database_error_is_logged_without_the_values_the_driver_quotes(fresh_app) -> None:
+    app = fresh_app("psam_db_error_log")
+    canary = "PSAM-CANARY00-0"
+
+    @app.post("/twice")
+    @public
+    def twice() -> str:
+        # Two rows with one study ID: the unique constraint fails, and PostgreSQL's message
+        # quotes the value ("Key (study_id)=(PSAM-CANARY00-0) already exists").
+        with app.extensions["psam_db"].engine.begin() as conn:
+            for _ in range(2):
+                conn.execute(
+                    text(
+                        "INSERT INTO participants (id, study_id, enrolled_at) VALUES (:i, :s, :t)"
+                    ),
+                    {"i": uuid.uuid4().hex, "s": canary, "t": "2026-11-26 12:00:00"},
+                )
+        return "unreachable"
+
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    logger = logging.getLogger("service")  # it does not propagate: listen on it directly
+    logger.addHandler(handler)
+    try:
+        response = app.test_client().post("/twice")
+    finally:
+        logger.removeHandler(handler)
+    assert_problem(response, 500, "internal-error")
+    logged = captured.getvalue()
+    assert "unhandled database error" in logged
+    assert canary not in logged
