@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PSAM_INSTANCE_DIR=/var/lib/psam \
     PSAM_KEYRING=/run/secrets/psam-keyring \
-    PSAM_BIND=0.0.0.0:8000
+    PSAM_BIND=0.0.0.0:8000 \
+    FLASK_APP=wsgi
 
 RUN groupadd --system --gid 10001 psam \
     && useradd --system --uid 10001 --gid psam --home-dir /app --shell /usr/sbin/nologin psam \
