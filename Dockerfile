@@ -5,7 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PSAM_INSTANCE_DIR=/var/lib/psam
+    PSAM_INSTANCE_DIR=/var/lib/psam \
+    PSAM_KEYRING=/run/secrets/psam-keyring \
+    PSAM_BIND=0.0.0.0:8000 \
+    FLASK_APP=wsgi
 
 RUN groupadd --system --gid 10001 psam \
     && useradd --system --uid 10001 --gid psam --home-dir /app --shell /usr/sbin/nologin psam \
@@ -24,12 +27,17 @@ COPY schemas schemas
 COPY instruments instruments
 COPY migrations migrations
 COPY wsgi.py gunicorn.conf.py ./
+COPY bin bin
 
 USER 10001:10001
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+# Ready, not merely alive: /readyz checks the keyring, the database, its migrations and the
+# catalogue (urlopen raises on a 503, which fails the check).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
 
-# Migrate, publish any new instrument versions, then serve. DATABASE_URL and PSAM_KEYRING
-# come from the environment; the embedded SQLite default lives in the /var/lib/psam volume.
-CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi instruments sync && exec gunicorn --config gunicorn.conf.py --bind 0.0.0.0:8000 wsgi:app"]
+# Check the settings and the keyring (refusing to start without one), migrate, publish any
+# new instrument versions, then serve: bin/psam-start is the one place this sequence lives.
+# The keyring is a secret mounted at /run/secrets/psam-keyring, or PSAM_KEYRING_JSON; never
+# on the /var/lib/psam data volume. DATABASE_URL defaults to SQLite in that volume.
+CMD ["/app/bin/psam-start"]

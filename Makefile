@@ -38,7 +38,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service schemas
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/bandit -q -c pyproject.toml -r service schemas migrations wsgi.py gunicorn.conf.py
+	$(BIN)/python deploy/check_compose.py compose.yaml
+	$(BIN)/bandit -q -c pyproject.toml -r service schemas migrations deploy wsgi.py gunicorn.conf.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

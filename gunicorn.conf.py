@@ -1,14 +1,24 @@
 """gunicorn settings; each can be overridden with GUNICORN_CMD_ARGS or the command line."""
 
-import multiprocessing
+from typing import Any
 
 from gunicorn.glogging import Logger
 
+from service.config import clear_metrics_dir, load_config, use_metrics_dir
+from service.cpu import gunicorn_workers, usable_cpus
 from service.logs import protect
+from service.startup import preflight, refusal_exits
 
-bind = "127.0.0.1:8000"
-# Requests wait on the database more than on the CPU, so more workers than cores pays off.
-workers = multiprocessing.cpu_count() * 2 + 1
+# Before any worker loads the app: prometheus-client reads this folder's name when first
+# imported, and each worker then keeps its counts in a file there.
+metrics_dir = use_metrics_dir()
+with refusal_exits():  # a bad setting stops gunicorn here with one line
+    settings = load_config()
+
+bind = settings["PSAM_BIND"]
+# Requests wait on the database more than on the CPU, so more workers than CPUs pays off;
+# the CPUs are those this process may use (its cgroup quota), not the host's cores.
+workers = gunicorn_workers(settings["WEB_CONCURRENCY"], usable_cpus())
 worker_class = "sync"
 timeout = 60  # a streamed export keeps a worker busy; its rows keep it alive
 graceful_timeout = 30
@@ -24,6 +34,21 @@ access_log_format = (
     '"bytes":"%(B)s","duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'
 )
 forwarded_allow_ips = "127.0.0.1"
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker forks: refuse to start without a usable keyring,
+    and start this run's metrics from zero."""
+    with refusal_exits():
+        preflight()
+    clear_metrics_dir(metrics_dir)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker has exited: its live gauges go with it (its counters stay in the totals)."""
+    from service.metrics import worker_exited
+
+    worker_exited(worker.pid)
 
 
 class RedactingLogger(Logger):

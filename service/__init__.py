@@ -12,8 +12,9 @@ from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import init_api
+from service.api import metrics as metrics_view
 from service.api.access import check_declarations, enforce_access
-from service.api.cors import init_cors, parse_origins
+from service.api.cors import init_cors
 from service.api.idempotency import replay_after_erasure
 from service.api.reading import (
     BoundedBody,
@@ -23,7 +24,7 @@ from service.api.reading import (
     refuse_oversized_body,
     use_strict_json,
 )
-from service.config import load_config
+from service.config import ConfigError, load_config, parse_origins
 from service.db import Database
 from service.errors import (
     CLIENT_CLOSED_REQUEST,
@@ -32,6 +33,7 @@ from service.errors import (
     register_error_handlers,
 )
 from service.logs import assign_request_id, configure_logging
+from service.metrics import init_metrics
 from service.resources import init_keys
 from service.services.ratelimit import Limit
 
@@ -63,11 +65,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     try:
         cors_origins = parse_origins(app.config["PSAM_CORS_ORIGINS"])
     except ValueError as exc:
-        raise RuntimeError(f"PSAM_CORS_ORIGINS: {exc}") from None
+        raise ConfigError("PSAM_CORS_ORIGINS", str(exc)) from None
+    init_metrics(app)  # first, so its timer also covers the other before_request hooks
     Database(app.config["DATABASE_URL"]).init_app(app)
     init_keys(app)
     register_error_handlers(app)
     api = init_api(app)
+    app.register_blueprint(metrics_view.blp)
     check_declarations(app)
     use_strict_json(app)
 

@@ -163,8 +163,9 @@ def _keyring_errors(func: Callable[..., None]) -> Callable[..., None]:
         try:
             func(*args, **kwargs)
         except KeyringError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(f"no usable keyring: {exc}") from None
 
+    run._keyring_errors = True  # type: ignore[attr-defined]
     return run
 
 
@@ -469,4 +470,8 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
 def register_commands(app: Flask) -> None:
     groups = (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli, export_cli, erasure_cli)
     for group in groups:
+        for cmd in group.commands.values():
+            # Any command that reaches a missing or unusable keyring stops with one line.
+            if cmd.callback is not None and not getattr(cmd.callback, "_keyring_errors", False):
+                cmd.callback = _keyring_errors(cmd.callback)
         app.cli.add_command(group)

@@ -1,57 +1,181 @@
-"""Settings, read from the environment in this one place, with safe embedded defaults."""
+"""Settings, read from the environment in this one place, with safe embedded defaults.
+
+Every setting is checked here, when the process starts: a bad value raises ``ConfigError``
+naming the variable and what is wrong, so a typo stops the service at once rather than
+surfacing as a 500 on the first request that needs it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+# A metrics token shorter than this could be guessed by a scraper on the same network.
+MIN_METRICS_TOKEN_CHARS = 32
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LIMIT = re.compile(r"\s*[1-9]\d*\s*/\s*(second|minute|hour|day)\s*")
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+class ConfigError(RuntimeError):
+    """A setting with a value the service cannot run with."""
+
+    def __init__(self, variable: str, problem: str):
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise RuntimeError(f"{name} must be a whole number, not {raw!r}") from None
+        raise ConfigError(name, f"must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, not {value}")
+    return value
+
+
+def _database_url(env: Mapping[str, str], instance: Path) -> str:
+    raw = env.get("DATABASE_URL") or f"sqlite:///{instance / 'psam.sqlite3'}"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL", "is not a database URL (e.g. postgresql+psycopg://user@host/db)"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            "DATABASE_URL", f"names {url.get_backend_name()!r}: use postgresql or sqlite"
+        )
+    return raw
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).upper()
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(allowed)}, not {env.get(name)!r}")
+    return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not _LIMIT.fullmatch(value):
+        raise ConfigError(name, f"must look like '10/hour' or '5/minute', not {value!r}")
+    return value
+
+
+def _metrics_token_hash(env: Mapping[str, str]) -> str | None:
+    """Only the token's SHA-256 is kept, so a memory dump or a debug page cannot leak it."""
+    token = env.get("PSAM_METRICS_TOKEN") or ""
+    if not token:
+        return None
+    if len(token) < MIN_METRICS_TOKEN_CHARS or not token.isprintable() or " " in token:
+        raise ConfigError(
+            "PSAM_METRICS_TOKEN",
+            f"must be at least {MIN_METRICS_TOKEN_CHARS} printable characters without spaces "
+            "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+        )
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _metrics_dir(env: Mapping[str, str]) -> str | None:
+    raw = env.get(METRICS_DIR_VARIABLE) or None
+    if raw is not None and not (Path(raw).is_dir() and os.access(raw, os.W_OK | os.X_OK)):
+        raise ConfigError(METRICS_DIR_VARIABLE, f"must be a writable directory, not {raw!r}")
+    return raw
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def parse_origins(text: str) -> frozenset[str]:
+    """The CORS allow-list: origins separated by commas or spaces, each ``scheme://host[:port]``
+    with no path; a wildcard is refused (ValueError)."""
+    origins = set()
+    for item in re.split(r"[,\s]+", text.strip()):
+        if not item:
+            continue
+        origin = item.lower().rstrip("/")
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                "must list origins as scheme://host[:port], e.g. https://app.example.org "
+                f"(no path, no wildcard), not {item!r}"
+            )
+        origins.add(origin)
+    return frozenset(origins)
+
+
+def _origins(env: Mapping[str, str]) -> str:
+    value = env.get("PSAM_CORS_ORIGINS") or ""
+    try:
+        parse_origins(value)
+    except ValueError as exc:
+        raise ConfigError("PSAM_CORS_ORIGINS", str(exc)) from None
+    return value
+
+
+def _bind(env: Mapping[str, str]) -> str:
+    value = env.get("PSAM_BIND") or "127.0.0.1:8000"
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("PSAM_BIND", f"must be HOST:PORT (e.g. 0.0.0.0:8000), not {value!r}")
+    return value
 
 
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Build the application's settings from environment variables."""
+    """Build the application's settings from environment variables, checking each one."""
     env = os.environ if env is None else env
     instance = Path(env.get("PSAM_INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
+    instruments = env.get("PSAM_INSTRUMENTS_DIR") or str(PROJECT_ROOT / "instruments")
+    if not Path(instruments).is_dir():
+        raise ConfigError("PSAM_INSTRUMENTS_DIR", f"must be a directory, not {instruments!r}")
     return {
         "INSTANCE_DIR": str(instance),
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'psam.sqlite3'}",
-        "PSAM_INSTRUMENTS_DIR": env.get("PSAM_INSTRUMENTS_DIR")
-        or str(PROJECT_ROOT / "instruments"),
+        "DATABASE_URL": _database_url(env, instance),
+        "PSAM_INSTRUMENTS_DIR": instruments,
         "PSAM_KEYRING": env.get("PSAM_KEYRING") or str(instance / "keyring.json"),
         # The whole keyring as JSON, for platforms that hand secrets over in the environment.
         "PSAM_KEYRING_JSON": env.get("PSAM_KEYRING_JSON") or None,
         "PSAM_ENROLMENT_CODE": env.get("PSAM_ENROLMENT_CODE") or None,
         # Self-enrolments allowed per client address and window, across all workers.
-        "PSAM_ENROLMENT_LIMIT": env.get("PSAM_ENROLMENT_LIMIT") or "10/hour",
+        "PSAM_ENROLMENT_LIMIT": _rate_limit(env, "PSAM_ENROLMENT_LIMIT", "10/hour"),
         # How many proxies in front set X-Forwarded-For (0: use the socket's address).
         "PSAM_PROXY_HOPS": _int(env, "PSAM_PROXY_HOPS", 0),
-        "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-        "PSAM_LOG_LEVEL": env.get("PSAM_LOG_LEVEL", "INFO"),
+        "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024),
+        "PSAM_LOG_LEVEL": _choice(env, "PSAM_LOG_LEVEL", "INFO", _LOG_LEVELS),
         # Browser origins allowed to call the API (CORS), e.g. "https://app.example.org";
         # empty: only pages of the service's own origin.
-        "PSAM_CORS_ORIGINS": env.get("PSAM_CORS_ORIGINS", ""),
-        "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100),
+        "PSAM_CORS_ORIGINS": _origins(env),
+        "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100, 1),
         # Consent signatures a participant may make in a day (each is a permanent log entry).
-        "PSAM_CONSENT_SIGNINGS_PER_DAY": _int(env, "PSAM_CONSENT_SIGNINGS_PER_DAY", 5),
+        "PSAM_CONSENT_SIGNINGS_PER_DAY": _int(env, "PSAM_CONSENT_SIGNINGS_PER_DAY", 5, 1),
         # How long the request that erases waits for the purge's locks and readers; what
         # does not complete then is left to `flask --app wsgi erasure purge` (cron).
         "PSAM_PURGE_WAIT_SECONDS": _int(env, "PSAM_PURGE_WAIT_SECONDS", 2),
         # Seconds an entry may stay unsigned: a checkpoint is made on the next append or by
         # `audit checkpoint --if-due` once the oldest unsigned entry is this old (0: never).
         "PSAM_CHECKPOINT_INTERVAL": _int(env, "PSAM_CHECKPOINT_INTERVAL", 3600),
+        # /metrics answers only a scraper holding this token (see docs/deployment.md); unset,
+        # /metrics answers 404 as if it did not exist.
+        "PSAM_METRICS_TOKEN_SHA256": _metrics_token_hash(env),
+        "PSAM_METRICS_DIR": _metrics_dir(env),
+        # Where gunicorn listens (the command line's --bind wins, as `make run` uses).
+        "PSAM_BIND": _bind(env),
+        # gunicorn workers; unset, they follow the CPU quota (service/cpu.py).
+        "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 0, 1) or None,
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",
@@ -60,6 +184,26 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "openapi.json",
         "JSON_SORT_KEYS": False,
     }
+
+
+def use_metrics_dir() -> str:
+    """The folder gunicorn's workers share their metrics through (a new one if unset).
+
+    prometheus-client picks multiprocess mode from PROMETHEUS_MULTIPROC_DIR when it is first
+    imported (service/metrics.py imports it lazily), so gunicorn.conf.py calls this when it
+    is read, in the master, before any worker loads the app.
+    """
+    folder = os.environ.get(METRICS_DIR_VARIABLE) or tempfile.mkdtemp(prefix="psam-metrics-")
+    Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ[METRICS_DIR_VARIABLE] = folder
+    return folder
+
+
+def clear_metrics_dir(folder: str) -> None:
+    """Empty the metrics folder at a master's start: files left by an earlier run would add
+    its counts, and its dead workers, to this one's."""
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
 
 
 def config_for_tests(database_url: str, instance_dir: str) -> dict[str, Any]:

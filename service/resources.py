@@ -10,6 +10,7 @@ from service.services.audit import Trail
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
 from service.services.tokens import Principal
+from service.startup import StartRefused
 
 
 def init_keys(app: Flask) -> KeyringSource:
@@ -19,7 +20,7 @@ def init_keys(app: Flask) -> KeyringSource:
         try:
             source.current()
         except KeyringError as exc:
-            raise RuntimeError(f"refusing to start: {exc}") from None
+            raise StartRefused(f"no usable keyring: {exc}") from None
     app.extensions["psam_keys"] = source
     return source
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,11 +27,21 @@ UNDECLARED_OK = frozenset({"static", "api-docs"})
 class Access:
     public: bool
     roles: frozenset[str] = frozenset()
+    # Only the metrics scraper's own token (PSAM_METRICS_TOKEN) gets in: no staff token, so
+    # a scrape every 15 seconds writes nothing to the immutable access log.
+    scraper: bool = False
 
 
 def public(func: F) -> F:
     """Anyone may call this view, without a token."""
     setattr(func, ACCESS_ATTR, Access(public=True))
+    return func
+
+
+def requires_metrics_token(func: F) -> F:
+    """Only the bearer of PSAM_METRICS_TOKEN may call this view; no staff or participant
+    token is accepted (they get 403)."""
+    setattr(func, ACCESS_ATTR, Access(public=False, scraper=True))
     return func
 
 
@@ -84,6 +96,8 @@ def enforce_access(app: Flask, answer_refused: RefusedTokenAnswer | None = None)
     if access is None or access.public:
         return None
     token = _bearer_token()
+    if access.scraper and _is_metrics_token(app, token):
+        return None
     try:
         principal = authenticate(get_session(), token)
     except AuthenticationError as exc:
@@ -91,12 +105,23 @@ def enforce_access(app: Flask, answer_refused: RefusedTokenAnswer | None = None)
         if answer is not None:
             return answer
         raise ApiError(AUTHENTICATION_REQUIRED, str(exc), headers=_CHALLENGE) from None
+    if access.scraper:
+        raise ApiError(FORBIDDEN, "This call needs the metrics token, not an API token.")
     if not access.roles & principal.roles:
         raise ApiError(
             FORBIDDEN, f"This call needs one of the roles: {', '.join(sorted(access.roles))}."
         )
     g.principal = principal
     return None
+
+
+def _is_metrics_token(app: Flask, token: str) -> bool:
+    """Whether ``token`` is the scraper's: only its hash is held, compared in constant time."""
+    expected = app.config.get("PSAM_METRICS_TOKEN_SHA256")
+    if not expected:
+        return False
+    presented = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hmac.compare_digest(presented, expected)
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="psam"'}

@@ -10,7 +10,6 @@ is not a call of the API (it reads nothing and is not written to the access log)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from flask import Flask, Response, request
@@ -27,28 +26,11 @@ ALLOWED_HEADERS = (
 )
 EXPOSED_HEADERS = ("X-Request-ID", "X-Export-Id", "Idempotent-Replayed", "Retry-After", "ETag")
 PREFLIGHT_MAX_AGE = 600
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
-
-
-def parse_origins(text: str) -> frozenset[str]:
-    """The allow-list from ``PSAM_CORS_ORIGINS``: origins separated by commas or spaces, each
-    ``scheme://host[:port]`` with no path; a wildcard is refused."""
-    origins = set()
-    for item in re.split(r"[,\s]+", text.strip()):
-        if not item:
-            continue
-        origin = item.lower().rstrip("/")
-        if not _ORIGIN.fullmatch(origin):
-            raise ValueError(
-                f"{item!r} is not an origin: write scheme://host[:port], e.g. "
-                "https://app.example.org (no path, no wildcard)"
-            )
-        origins.add(origin)
-    return frozenset(origins)
 
 
 def init_cors(app: Flask, origins: Iterable[str]) -> None:
-    """Answer preflights from allowed origins and label their answers; after
+    """Answer preflights from allowed origins (``config.parse_origins``) and label their
+    answers; after
     ``assign_request_id`` and before access control."""
     allowed = frozenset(origins)
 

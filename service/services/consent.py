@@ -30,6 +30,7 @@ from service.domain.errors import (
 )
 from service.domain.instruments import Instrument
 from service.domain.ledger import Entry
+from service.metrics import count_consent_event
 from service.models import ConsentLogEntry, Participant
 from service.services.audit import record_access
 from service.services.catalogue import catalogue
@@ -158,6 +159,7 @@ def sign_consent(
         },
     )
     session.commit()
+    count_consent_event("consent")
     return receipt_of(entry)
 
 
@@ -211,4 +213,5 @@ def withdraw(
             rows=sum(erased.rows_deleted.values()) if erased else 1,
         )
     session.commit()
+    count_consent_event(f"withdrawal:{scope}")
     return receipt_of(entry)

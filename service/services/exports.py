@@ -45,6 +45,7 @@ from service.domain.export import (
     text_positions,
 )
 from service.domain.instruments import Instrument, version_key
+from service.metrics import count_export
 from service.models import (
     DataKeyRecord,
     ExportManifest,
@@ -437,6 +438,7 @@ def finish_export(
         )
     record_access(writer, principal, "export.responses", filters=filters, rows=export.rows)
     session.commit()
+    count_export(manifest.status, export.rows)
     return manifest
 
 

@@ -13,8 +13,23 @@ from service.domain.crypto import Keyring, KeyringError
 
 
 def check_permissions(path: Path) -> None:
-    """Refuse a keyring that anyone but its owner can read or write."""
-    mode = stat.S_IMODE(path.stat().st_mode)
+    """Refuse a keyring that anyone but its owner can read or write.
+
+    A keyring owned by another user is a mounted secret (root's on Kubernetes, the
+    operator's bind-mounted file under docker compose): this process can only read it
+    through its group or other bits, and where it lives decides who else can. It is
+    accepted read-only, but never when group or others may write it. See
+    docs/deployment.md.
+    """
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid != os.geteuid():
+        if mode & 0o022:
+            raise KeyringError(
+                f"the keyring {path} has mode {mode:o}: group or others can change it. "
+                "Mount the secret read-only (mode 0444 or tighter)."
+            )
+        return
     if mode & 0o077:
         raise KeyringError(
             f"the keyring {path} has mode {mode:o}: group or others can reach it. "

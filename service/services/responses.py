@@ -27,6 +27,7 @@ from service.domain.instruments import Instrument, validate_answers
 from service.domain.protocol import Timepoint
 from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
+from service.metrics import count_submission
 from service.models import Alert, Response
 from service.services.catalogue import catalogue
 from service.services.context import ParticipantContext, participant_context
@@ -171,6 +172,8 @@ def start_response(
         ) from None
     _add_alerts(session, row, raised)
     session.commit()
+    if submit:
+        count_submission(instrument_id)
     return _view(row, inst, dict(answers), raised)
 
 
@@ -244,6 +247,7 @@ def submit_response(
     session.flush()
     _add_alerts(session, row, raised)
     session.commit()
+    count_submission(row.instrument_id)
     return _view(row, inst, answers, raised)
 
 

@@ -80,6 +80,8 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/api/v1/docs", None, EVERYONE, 0),
     ("GET", "/api/v1/docs/init.js", None, EVERYONE, 0),
     ("GET", "/api/v1/docs/assets/swagger-ui.css", None, EVERYONE, 0),
+    # Only PSAM_METRICS_TOKEN, which no caller here holds: API tokens get 403.
+    ("GET", "/metrics", None, set(), 403),
     ("POST", "/api/v1/enrolments", {"code": "open-sesame"}, EVERYONE, 0),
     ("GET", "/api/v1/tokens", None, {"admin"}, 403),
     ("POST", "/api/v1/tokens", {"label": "t", "roles": ["analyst"]}, {"admin"}, 403),

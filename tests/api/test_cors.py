@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from service import create_app
-from service.api.cors import EXPOSED_HEADERS, parse_origins
-from service.config import config_for_tests
+from service.api.cors import EXPOSED_HEADERS
+from service.config import ConfigError, config_for_tests, load_config, parse_origins
 
 ALLOWED = "https://app.example.org"
 REFUSED = "https://evil.example.net"
@@ -141,7 +141,7 @@ def test_an_options_request_that_is_not_a_preflight_still_needs_a_token(
     "text", ["*", "https://app.example.org/path", "app.example.org", "https://*.example.org"]
 )
 def test_an_allow_list_entry_that_is_not_an_origin_is_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="is not an origin"):
+    with pytest.raises(ValueError, match="must list origins"):
         parse_origins(text)
 
 
@@ -157,5 +157,11 @@ def test_the_allow_list_reads_commas_and_spaces_and_ignores_case() -> None:
 def test_the_service_refuses_to_start_with_a_bad_allow_list(tmp_path: Path) -> None:
     settings = config_for_tests(f"sqlite:///{tmp_path / 'x.sqlite3'}", str(tmp_path))
     settings["PSAM_CORS_ORIGINS"] = "*"
-    with pytest.raises(RuntimeError, match="PSAM_CORS_ORIGINS"):
+    with pytest.raises(ConfigError, match="PSAM_CORS_ORIGINS must list origins"):
         create_app(settings)
+
+
+def test_a_bad_allow_list_in_the_environment_stops_the_settings_naming_it() -> None:
+    with pytest.raises(ConfigError, match="PSAM_CORS_ORIGINS must list origins") as refused:
+        load_config({"PSAM_CORS_ORIGINS": "https://app.example.org/*"})
+    assert refused.value.variable == "PSAM_CORS_ORIGINS"

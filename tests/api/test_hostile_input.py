@@ -4,6 +4,7 @@ parameters that a route does not declare, on every route of the URL map."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -217,17 +218,25 @@ def every_route(app: Flask) -> Iterator[tuple[str, str]]:
 
 
 def test_every_route_refuses_an_unknown_query_parameter(
-    app: Flask, client: FlaskClient, auth: Callable[..., Headers]
+    app: Flask,
+    client: FlaskClient,
+    auth: Callable[..., Headers],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Derived from the URL map, so a route added later is covered without a new test."""
     staff = auth("researcher", "analyst", "auditor", "admin")
     participant = auth("participant")
+    # /metrics admits only the scraper's own token (PSAM_METRICS_TOKEN).
+    scraper_token = "scraper-" + "q" * 32
+    digest = hashlib.sha256(scraper_token.encode()).hexdigest()
+    monkeypatch.setitem(app.config, "PSAM_METRICS_TOKEN_SHA256", digest)
+    scraper = {"Authorization": f"Bearer {scraper_token}"}
     routes = list(every_route(app))
     assert len(routes) > 30
     for method, path in routes:
         answers = [
             client.open(f"{path}?timepiont=month-3", method=method, headers=headers)
-            for headers in (staff, participant)
+            for headers in (staff, participant, scraper)
         ]
         admitted = [a for a in answers if a.status_code not in (401, 403)]
         assert admitted, f"{method} {path}: no test token is admitted"

@@ -58,3 +58,32 @@ def test_a_keyring_from_the_environment_is_read_but_never_written(tmp_path: Path
 def test_a_missing_keyring_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(KeyringError, match="keys init"):
         KeyringSource(str(tmp_path / "none.json")).current()
+
+
+def as_secret_mount(path: Path, mode: int) -> None:
+    """Make ``path`` look like a mounted secret: owned by another user (needs root)."""
+    if os.geteuid() != 0:
+        pytest.fail("this test changes a file's owner: run the suite as root, as CI does")
+    os.chown(path, 65534, 65534)
+    os.chmod(path, mode)
+
+
+@pytest.mark.parametrize("secret_mode", [0o444, 0o440, 0o400, 0o644])
+def test_a_read_only_secret_owned_by_another_user_is_accepted(
+    tmp_path: Path, secret_mode: int
+) -> None:
+    path = tmp_path / "psam-keyring"
+    write_keyring_file(path, Keyring.generate(), create=True)
+    as_secret_mount(path, secret_mode)
+    assert load_keyring_file(path).primary is not None
+
+
+@pytest.mark.parametrize("writable_mode", [0o664, 0o646, 0o666])
+def test_a_secret_that_group_or_others_can_change_is_refused(
+    tmp_path: Path, writable_mode: int
+) -> None:
+    path = tmp_path / "psam-keyring"
+    write_keyring_file(path, Keyring.generate(), create=True)
+    as_secret_mount(path, writable_mode)
+    with pytest.raises(KeyringError, match="group or others can change it"):
+        load_keyring_file(path)
