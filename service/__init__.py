@@ -36,11 +36,13 @@ from service.logs import assign_request_id, configure_logging
 from service.metrics import init_metrics
 from service.resources import init_keys
 from service.services.ratelimit import Limit
+from service.web import init_web
+from service.web import session as web_session
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
 
@@ -72,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     api = init_api(app)
     app.register_blueprint(metrics_view.blp)
+    init_web(app)
     check_declarations(app)
     use_strict_json(app)
 
@@ -80,7 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(assign_request_id)
     init_cors(app, cors_origins)  # a preflight is answered before any other check
     app.before_request(_check_body)
-    app.before_request(lambda: enforce_access(app, replay_after_erasure))
+    app.before_request(lambda: enforce_access(app, replay_after_erasure, web_session.principal))
     # After access: a caller turned away learns nothing more and costs no parsing.
     app.before_request(query_check(declared_query_parameters(app, api.spec.to_dict())))
     app.before_request(read_json_body)
@@ -100,7 +103,7 @@ def _check_body() -> None:
     has_body = bool(request.content_length) or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
     )
-    if has_body and not request.is_json:
+    if has_body and not request.is_json and not _is_page_form():
         raise ApiError(
             UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with 'Content-Type: application/json'."
         )
@@ -110,13 +113,20 @@ def _check_body() -> None:
         raise ApiError(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
 
 
+def _is_page_form() -> bool:
+    """A form posted to one of the pages (service/web/): the one body that is not JSON."""
+    return request.blueprint == "web" and request.mimetype == "application/x-www-form-urlencoded"
+
+
 def _common_headers(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    # One policy for every answer: only the docs page renders, and it loads only its own
-    # files (no inline script, no third party).
+    # One policy for every answer: the docs page and the participant pages load only their
+    # own files (no inline script, no third party) and post forms only to this service.
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    # No address of ours, which might name a page of the study, goes to another site.
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 

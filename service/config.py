@@ -127,6 +127,22 @@ def _origins(env: Mapping[str, str]) -> str:
     return value
 
 
+_PUBLIC_URL = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    """Where participants reach the service (links are built from it), without a trailing
+    slash; https in production, so the session cookie is sent only over TLS."""
+    value = (env.get("PSAM_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    if not _PUBLIC_URL.fullmatch(value):
+        raise ConfigError(
+            "PSAM_PUBLIC_URL",
+            "must be the address participants open, scheme://host[:port][/path], e.g. "
+            f"https://study.example.org (no query, no fragment), not {value!r}",
+        )
+    return value
+
+
 def _bind(env: Mapping[str, str]) -> str:
     value = env.get("PSAM_BIND") or "127.0.0.1:8000"
     host, sep, port = value.rpartition(":")
@@ -159,6 +175,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Browser origins allowed to call the API (CORS), e.g. "https://app.example.org";
         # empty: only pages of the service's own origin.
         "PSAM_CORS_ORIGINS": _origins(env),
+        # The address participants open: their link is built from it (service/web/).
+        "PSAM_PUBLIC_URL": _public_url(env),
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100, 1),
         # Consent signatures a participant may make in a day (each is a permanent log entry).
         "PSAM_CONSENT_SIGNINGS_PER_DAY": _int(env, "PSAM_CONSENT_SIGNINGS_PER_DAY", 5, 1),

@@ -30,6 +30,9 @@ class Access:
     # Only the metrics scraper's own token (PSAM_METRICS_TOKEN) gets in: no staff token, so
     # a scrape every 15 seconds writes nothing to the immutable access log.
     scraper: bool = False
+    # A participant's page: the signed-in session (service/web/session.py) admits, and so
+    # does a participant's bearer token; both stand for the same principal.
+    page: bool = False
 
 
 def public(func: F) -> F:
@@ -43,6 +46,17 @@ def requires_metrics_token(func: F) -> F:
     token is accepted (they get 403)."""
     setattr(func, ACCESS_ATTR, Access(public=False, scraper=True))
     return func
+
+
+def participant_page(func: F) -> F:
+    """Only a signed-in participant may see this page: by their session cookie or by their
+    bearer token, either way the same principal as on the JSON API."""
+    setattr(func, ACCESS_ATTR, Access(public=False, roles=frozenset({"participant"}), page=True))
+    return func
+
+
+# Set by the web package: the principal of the request's session cookie, or None.
+SessionPrincipal = Callable[[], Principal | None]
 
 
 def requires_roles(*roles: str) -> Callable[[F], F]:
@@ -82,7 +96,11 @@ def check_declarations(app: Flask) -> None:
 RefusedTokenAnswer = Callable[[str], Response | None]
 
 
-def enforce_access(app: Flask, answer_refused: RefusedTokenAnswer | None = None) -> Response | None:
+def enforce_access(
+    app: Flask,
+    answer_refused: RefusedTokenAnswer | None = None,
+    session_principal: SessionPrincipal | None = None,
+) -> Response | None:
     """Authenticate and authorise the request before its view runs.
 
     ``answer_refused`` is asked about a token that does not authenticate: the retry of a
@@ -95,6 +113,11 @@ def enforce_access(app: Flask, answer_refused: RefusedTokenAnswer | None = None)
     access = view_access(app, endpoint)
     if access is None or access.public:
         return None
+    if access.page and session_principal is not None and "Authorization" not in request.headers:
+        from_session = session_principal()
+        if from_session is not None:
+            g.principal = from_session
+            return None
     token = _bearer_token()
     if access.scraper and _is_metrics_token(app, token):
         return None

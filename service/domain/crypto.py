@@ -53,6 +53,7 @@ HMAC_PURPOSES = {
     "export-pseudonym": b"psam/v1/hmac/export-pseudonym",
     "rate-limit-client": b"psam/v1/hmac/rate-limit-client",
     "export-response-id": b"psam/v1/hmac/export-response-id",
+    "web-session": b"psam/v1/hmac/web-session",
 }
 
 

@@ -194,6 +194,19 @@ def _authenticate_participant(session: Session, digest: str) -> Principal:
     )
 
 
+def participant_by_token_id(session: Session, token_id: uuid.UUID) -> Principal:
+    """The participant a live token stands for, found by the token's id (a web session
+    holds the id, never the token), or AuthenticationError once it is revoked."""
+    row = session.get(ParticipantToken, token_id)
+    if row is None:
+        raise AuthenticationError("The token is not recognised.")
+    if row.revoked_at is not None:
+        raise AuthenticationError("The token has been replaced or revoked.")
+    return Principal(
+        TokenKind.PARTICIPANT, row.id, "participant", frozenset({PARTICIPANT_ROLE}), row.study_id
+    )
+
+
 def revoke_participant_tokens(session: Session, study_id: str) -> None:
     """Revoke every live token of a participant (the caller commits)."""
     now = utcnow()

@@ -30,6 +30,8 @@ from service.startup import EXIT_REFUSED
         ("PSAM_BIND", "0.0.0.0:99999", "must be HOST:PORT"),
         ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/metrics", "must be a writable directory"),
         ("PSAM_INSTRUMENTS_DIR", "/nonexistent/instruments", "must be a directory"),
+        ("PSAM_PUBLIC_URL", "study.example.org", "must be the address participants open"),
+        ("PSAM_PUBLIC_URL", "https://study.example.org/?a=1", "no query, no fragment"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(

@@ -1,0 +1,33 @@
+"""Pages for people, rendered on the server: the participant's journey under /p/.
+
+Beside ``api/``, never under it: a page handler parses a form, calls the same service
+function the JSON view calls and renders a template. The pages stay out of the OpenAPI
+document (a plain Flask blueprint), and each declares who may see it with the decorators of
+``service.api.access`` (``public`` or ``participant_page``), so the route-walking tests
+cover them like every other route.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+
+from service.web import participant
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def init_web(app: Flask) -> None:
+    """Register the participant pages and the templates they use."""
+    app.jinja_options = {
+        **app.jinja_options,
+        # nhsuk-frontend-jinja's macros read optional parameters through chained lookups.
+        "undefined": ChainableUndefined,
+        "loader": ChoiceLoader(
+            [FileSystemLoader(TEMPLATES), PackageLoader("nhsuk_frontend_jinja")]
+        ),
+        "autoescape": True,
+    }
+    app.register_blueprint(participant.blp)

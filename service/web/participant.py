@@ -1,0 +1,181 @@
+"""The participant's pages: the link, the session, help, the task list, sign-out.
+
+Each handler is thin: it reads the form, calls the service function the JSON view calls and
+renders a template. Errors a person can fix come back on the page (the NHS error-summary
+pattern); anything else answers as the API does, as an HTML page for a browser.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.security import safe_join
+
+from service.api.access import current_principal, participant_page, public
+from service.db import get_session
+from service.domain.errors import NotFoundError
+from service.domain.tasks import IN_PROGRESS, OPEN
+from service.domain.tokens import TokenKind, token_kind
+from service.services import responses
+from service.services.context import participant_context
+from service.services.tokens import AuthenticationError, authenticate
+from service.web import session as web_session
+
+STATIC = Path(__file__).parent / "static"
+NHSUK_FRONTEND = "nhsuk-frontend-10.6.1"
+SERVICE_NAME = "Peer Support After Miscarriage"
+
+blp = Blueprint("web", __name__, url_prefix="/p")
+
+
+@blp.app_context_processor
+def _layout() -> dict[str, Any]:
+    return {
+        "service_name": SERVICE_NAME,
+        "nhsuk": NHSUK_FRONTEND,
+        "csrf_field": web_session.CSRF_FIELD,
+    }
+
+
+@blp.context_processor
+def _csrf() -> dict[str, Any]:
+    return {
+        "csrf_token": web_session.current().csrf,
+        "signed_in": web_session.current().token_id is not None,
+    }
+
+
+@blp.before_request
+def _check_forms() -> Response | None:
+    """Every form carries this browser's CSRF token; a bearer token (no cookie) needs none."""
+    if request.method == "POST" and "Authorization" not in request.headers:
+        try:
+            web_session.check_csrf()
+        except web_session.CsrfError:
+            page = render_template(
+                "error.html",
+                title="Sorry, there is a problem with this page",
+                detail="The page was open for too long, or your browser did not send back what "
+                "it was given. Go back, reload the page and try again.",
+            )
+            return Response(page, status=400, mimetype="text/html")
+    return None
+
+
+@blp.after_request
+def _finish(response: Response) -> Response:
+    """Keep the session's idle clock running, and show a browser errors as a page."""
+    if response.mimetype == "application/problem+json" and request.accept_mimetypes.accept_html:
+        response = _problem_page(response)
+    if request.endpoint != "web.asset" and "Authorization" not in request.headers:
+        web_session.store(response)
+    return response
+
+
+def _problem_page(problem: Response) -> Response:
+    body = problem.get_json(silent=True) or {}
+    status = problem.status_code
+    if status == 401:
+        title = "Your session has ended"
+        detail = "For your privacy, we sign you out after 30 minutes without activity."
+    elif status == 404:
+        title = "Page not found"
+        detail = "If you typed the web address, check it is correct."
+    else:
+        title = str(body.get("title") or "Sorry, there is a problem with the service")
+        detail = str(body.get("detail") or "Try again later.")
+    page = render_template("error.html", title=title, detail=detail, status=status)
+    answer = Response(page, status=status, mimetype="text/html")
+    for name in ("WWW-Authenticate", "Retry-After"):
+        if name in problem.headers:
+            answer.headers[name] = problem.headers[name]
+    return answer
+
+
+@blp.route("/start", methods=["GET"])
+@public
+def start() -> str:
+    """Where the link in a letter leads: the access code comes in the fragment (read by
+    start.js, never sent in a URL) or is typed in."""
+    return render_template("start.html", errors={}, code_value="")
+
+
+@blp.route("/start", methods=["POST"])
+@public
+def start_session() -> Response | str:
+    code = request.form.get("access_code", "").strip()
+    error = None
+    if not code:
+        error = "Enter the access code from your letter or email"
+    elif token_kind(code) is not TokenKind.PARTICIPANT:
+        error = "Enter the access code exactly as it appears, starting with psam_p_"
+    else:
+        try:
+            found = authenticate(get_session(), code)
+        except AuthenticationError:
+            error = (
+                "This access code does not work. It may have been replaced by a newer one: "
+                "ask the study team for a new link"
+            )
+    if error is not None:
+        # The code is never shown again: it may be someone's key.
+        return render_template("start.html", errors={"access_code": error}, code_value="")
+    web_session.sign_in(found)
+    return redirect(url_for("web.home"), code=303)  # type: ignore[return-value]
+
+
+@blp.route("/help", methods=["GET"])
+@public
+def get_help() -> str:
+    """Who to call now: 999, NHS 111, Samaritans."""
+    return render_template("help.html")
+
+
+@blp.route("/sign-out", methods=["POST"])
+@public
+def sign_out() -> str:
+    web_session.sign_out()
+    return render_template("signed_out.html")
+
+
+@blp.route("/", methods=["GET"])
+@participant_page
+def home() -> str:
+    """The participant's questionnaires by timepoint; the next open one is the main action."""
+    study_id = current_principal().study_id
+    if study_id is None:
+        raise NotFoundError("Only a participant has questionnaires.")
+    session = get_session()
+    context = participant_context(session, study_id)
+    tasks = responses.tasks_for(session, context)
+    next_task = next((t for t in tasks if t.status in (OPEN, IN_PROGRESS)), None)
+    return render_template(
+        "home.html",
+        study_id=study_id,
+        consent=context.consent,
+        tasks=tasks,
+        next_task=next_task,
+    )
+
+
+@blp.route("/assets/<path:name>", methods=["GET"])
+@public
+def asset(name: str) -> Response:
+    """The page's own files and the vendored nhsuk-frontend release."""
+    found = safe_join(str(STATIC), name)
+    if found is None or not Path(found).is_file():
+        raise NotFoundError(f"There is no file {name!r}.")
+    response = Response(Path(found).read_bytes(), mimetype=_mimetype(name))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.add_etag()
+    response.make_conditional(request)
+    return response
+
+
+def _mimetype(name: str) -> str:
+    if name.endswith(".js"):
+        return "text/javascript"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

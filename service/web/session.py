@@ -1,0 +1,135 @@
+"""The participant's web session: one signed cookie, and the CSRF token every form carries.
+
+The cookie holds the participant token's id (never the token), a CSRF token and the time of
+the last request, MACed with a key derived from the keyring (so every worker and replica
+reads it). It is HttpOnly, SameSite=Strict, Secure when PSAM_PUBLIC_URL is https, and lapses
+after 30 minutes without a request. A revoked token (a new link, a withdrawal that stops,
+an erasure) ends every session made from it at the next request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, replace
+
+from flask import current_app, g, request
+from werkzeug.wrappers import Response
+
+from service.db import get_session
+from service.resources import get_keys
+from service.services.tokens import AuthenticationError, Principal, participant_by_token_id
+
+COOKIE = "psam_session"
+IDLE_SECONDS = 30 * 60
+CSRF_FIELD = "csrf_token"
+
+
+class CsrfError(Exception):
+    """A form came without the CSRF token of this browser's session."""
+
+
+@dataclass(frozen=True)
+class WebSession:
+    csrf: str
+    seen: int
+    token_id: uuid.UUID | None = None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode(web: WebSession) -> str:
+    payload = json.dumps(
+        {"c": web.csrf, "s": web.seen, "t": str(web.token_id) if web.token_id else None},
+        separators=(",", ":"),
+    ).encode("utf-8")
+    mac = get_keys().current().mac("web-session", payload)
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def decode(text: str, now: int) -> WebSession | None:
+    """The session a cookie holds, or None if it is forged, malformed or idle too long."""
+    head, _, tail = text.partition(".")
+    try:
+        payload, mac = _unb64(head), _unb64(tail)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(mac, get_keys().current().mac("web-session", payload)):
+        return None
+    try:
+        data = json.loads(payload)
+        web = WebSession(
+            csrf=str(data["c"]),
+            seen=int(data["s"]),
+            token_id=uuid.UUID(data["t"]) if data["t"] else None,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not 0 <= now - web.seen <= IDLE_SECONDS:
+        return None
+    return web
+
+
+def current() -> WebSession:
+    """This request's session: the cookie's, or a new one without a participant."""
+    if "web_session" not in g:
+        text = request.cookies.get(COOKIE, "")
+        web = decode(text, int(time.time())) if text else None
+        g.web_session = web or WebSession(csrf=secrets.token_urlsafe(32), seen=int(time.time()))
+    found: WebSession = g.web_session
+    return found
+
+
+def principal() -> Principal | None:
+    """The participant this request's session stands for, if it is signed in and the token
+    is still live."""
+    web = current()
+    if web.token_id is None:
+        return None
+    try:
+        return participant_by_token_id(get_session(), web.token_id)
+    except AuthenticationError:
+        return None
+
+
+def sign_in(found: Principal) -> None:
+    """Start a fresh session for this participant (a new CSRF token too)."""
+    g.web_session = WebSession(
+        csrf=secrets.token_urlsafe(32), seen=int(time.time()), token_id=found.token_id
+    )
+
+
+def sign_out() -> None:
+    g.web_session = WebSession(csrf=secrets.token_urlsafe(32), seen=int(time.time()))
+
+
+def check_csrf() -> None:
+    """Refuse a form that does not carry this session's CSRF token."""
+    sent = request.form.get(CSRF_FIELD, "")
+    if not sent or not hmac.compare_digest(sent.encode(), current().csrf.encode()):
+        raise CsrfError
+
+
+def store(response: Response) -> Response:
+    """Write the session back, with the time of this request (the idle clock restarts)."""
+    web = replace(current(), seen=int(time.time()))
+    response.set_cookie(
+        COOKIE,
+        encode(web),
+        max_age=IDLE_SECONDS,
+        path="/p/",
+        httponly=True,
+        samesite="Strict",
+        secure=current_app.config["PSAM_PUBLIC_URL"].startswith("https://"),
+    )
+    return response
