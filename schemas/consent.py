@@ -39,6 +39,13 @@ class SelfEnrolmentSchema(EnrolmentRequestSchema):
 class EnrolmentSchema(Schema):
     study_id = fields.String(required=True)
     token = fields.String(required=True, metadata={"description": "Shown once, never again"})
+    link = fields.String(
+        required=True,
+        metadata={
+            "description": "The address the participant opens (from PSAM_PUBLIC_URL), with "
+            "the token in its fragment; shown once, never again"
+        },
+    )
     enrolled_at = UtcDateTime(required=True)
 
 

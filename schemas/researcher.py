@@ -52,3 +52,7 @@ class NewTokenSchema(Schema):
     token = fields.String(
         required=True, metadata={"description": "Shown once; the old one is revoked"}
     )
+    link = fields.String(
+        required=True,
+        metadata={"description": "The participant's new link, with the token in its fragment"},
+    )

@@ -17,6 +17,7 @@ UUID_1 = "5f0c6d1e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"
 UUID_2 = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
 # Tokens as a client sees them, shortened (an example must never hold a working one).
 PARTICIPANT_CREDENTIAL = "psam_p_..."
+PARTICIPANT_LINK = "https://study.example.org/p/start#token=psam_p_..."
 STAFF_CREDENTIAL = "psam_s_..."
 WHEN = "2026-11-25T10:00:00Z"
 LATER = "2026-11-25T10:12:31Z"
@@ -200,8 +201,13 @@ EXAMPLES: dict[str, Any] = {
             {"id": "interview-contact", "text": "You may invite me.", "required": False},
         ],
     },
-    "Enrolment": {"study_id": STUDY_ID, "token": PARTICIPANT_CREDENTIAL, "enrolled_at": WHEN},
-    "NewToken": {"study_id": STUDY_ID, "token": PARTICIPANT_CREDENTIAL},
+    "Enrolment": {
+        "study_id": STUDY_ID,
+        "token": PARTICIPANT_CREDENTIAL,
+        "link": PARTICIPANT_LINK,
+        "enrolled_at": WHEN,
+    },
+    "NewToken": {"study_id": STUDY_ID, "token": PARTICIPANT_CREDENTIAL, "link": PARTICIPANT_LINK},
     "ParticipantPage": {"participants": [_PARTICIPANT], "next_after": None},
     "ParticipantDetail": {
         **_PARTICIPANT,

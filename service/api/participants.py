@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import asdict
 from typing import Any
 
 from flask import current_app, request
@@ -34,6 +35,7 @@ from service.services import ratelimit, researcher
 from service.services.consent import Receipt, withdraw
 from service.services.participants import Enrolment, enrol_by_researcher
 from service.services.ratelimit import Limit
+from service.web.links import participant_link
 
 STUDY_ID_PARAMETER = {
     "in": "path",
@@ -50,17 +52,23 @@ blp = Blueprint("participants", __name__, url_prefix="/api/v1", description="Par
 @requires_roles("researcher")
 @blp.arguments(EnrolmentRequestSchema)
 @blp.response(201, EnrolmentSchema)
-def enrol(body: dict[str, Any]) -> Enrolment:
-    """Enrol a participant: their study ID and token, which is shown this once."""
+def enrol(body: dict[str, Any]) -> dict[str, Any]:
+    """Enrol a participant: their study ID, token and link, which are shown this once."""
     session = get_session()
-    return enrol_by_researcher(
-        session,
-        get_keys(),
-        ledger_writer(session),
-        current_principal(),
-        body.get("contact"),
-        body.get("site"),
+    return _with_link(
+        enrol_by_researcher(
+            session,
+            get_keys(),
+            ledger_writer(session),
+            current_principal(),
+            body.get("contact"),
+            body.get("site"),
+        )
     )
+
+
+def _with_link(enrolment: Enrolment) -> dict[str, Any]:
+    return {**asdict(enrolment), "link": participant_link(enrolment.token)}
 
 
 @blp.route(
@@ -133,14 +141,14 @@ def reissue_token(study_id: str) -> dict[str, Any]:
     sid, token = researcher.reissue_token(
         session, ledger_writer(session), current_principal(), study_id_from_path(study_id)
     )
-    return {"study_id": sid, "token": token}
+    return {"study_id": sid, "token": token, "link": participant_link(token)}
 
 
 @blp.route("/enrolments", methods=["POST"])
 @public
 @blp.arguments(SelfEnrolmentSchema)
 @blp.response(201, EnrolmentSchema)
-def self_enrol(body: dict[str, Any]) -> Enrolment:
+def self_enrol(body: dict[str, Any]) -> dict[str, Any]:
     """Enrol yourself with the study's enrolment code (public recruitment; rate limited)."""
     code = current_app.config["PSAM_ENROLMENT_CODE"]
     if not code:
@@ -157,6 +165,6 @@ def self_enrol(body: dict[str, Any]) -> Enrolment:
         )
     if not hmac.compare_digest(body["code"].encode(), code.encode()):
         raise InvalidInputError({"code": ["this is not the study's enrolment code"]})
-    return participants_service.self_enrol(
-        session, get_keys(), body.get("contact"), body.get("site")
+    return _with_link(
+        participants_service.self_enrol(session, get_keys(), body.get("contact"), body.get("site"))
     )

@@ -1,0 +1,92 @@
+"""Signing the consent form on its page: each clause a checkbox, the typed name, the receipt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.web.conftest import HTML, Page
+from tests.web.test_session import sign_in
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, auth: Callable[..., dict[str, str]]) -> FlaskClient:
+    made = client.post("/api/v1/participants", json={}, headers=auth("researcher")).get_json()
+    sign_in(client, made["token"])
+    return client
+
+
+def form_fields(client: FlaskClient, page: Page) -> dict[str, str]:
+    form = client.get("/api/v1/consent/form").get_json()
+    return {
+        "csrf_token": page.csrf,
+        "form_version": form["version"],
+        "form_hash": form["sha256"],
+    }
+
+
+def test_the_consent_page_shows_each_clause_and_says_which_are_needed(
+    client: FlaskClient, signed_in: FlaskClient, read: Callable[..., Page]
+) -> None:
+    form = client.get("/api/v1/consent/form").get_json()
+    page = read(client, "/p/consent")
+    assert page.h1 == form["title"]
+    for clause in form["clauses"]:
+        assert clause["text"] in page.labels
+    required = sum(1 for c in form["clauses"] if c["required"])
+    assert page.text.count("You need to agree to this to take part") == required
+    assert "Your full name" in page.labels
+
+
+def test_signing_without_the_needed_clauses_or_a_name_names_each_fault(
+    client: FlaskClient, signed_in: FlaskClient, read: Callable[..., Page]
+) -> None:
+    form = client.get("/api/v1/consent/form").get_json()
+    page = read(client, "/p/consent")
+    answer = client.post("/p/consent", data=form_fields(client, page), headers=HTML)
+    assert answer.status_code == 200
+    errors = Page(answer.get_data(as_text=True))
+    assert errors.title.startswith("Error: ")
+    assert "There is a problem" in errors.text
+    assert errors.href("Type your full name to sign") == "#typed-name"
+    first = next(c for c in form["clauses"] if c["required"])
+    assert f"Tick “{first['text']}” to take part" in errors.text
+    assert client.get("/api/v1/me").status_code == 401  # the cookie opens pages, not the API
+    assert read(client, "/p/").links.count("Read and sign the consent form") == 1
+
+
+def test_a_signed_form_gives_a_receipt_listing_what_was_agreed(
+    client: FlaskClient, signed_in: FlaskClient, read: Callable[..., Page]
+) -> None:
+    form = client.get("/api/v1/consent/form").get_json()
+    page = read(client, "/p/consent")
+    data = {
+        **form_fields(client, page),
+        "clauses": [c["id"] for c in form["clauses"]],
+        "typed_name": "Sam Participant",
+    }
+    answer = client.post("/p/consent", data=data, headers=HTML)
+    assert answer.status_code == 303
+    receipt = read(client, answer.headers["Location"])
+    assert "You have signed the consent form" in receipt.text
+    assert "Record number" in receipt.text
+    for clause in form["clauses"]:
+        assert f"{clause['text']}: Yes" in receipt.text
+    assert "Read and sign the consent form" not in read(client, "/p/").links
+
+
+def test_a_form_changed_since_the_page_was_opened_asks_to_read_it_again(
+    client: FlaskClient, signed_in: FlaskClient, read: Callable[..., Page]
+) -> None:
+    form = client.get("/api/v1/consent/form").get_json()
+    page = read(client, "/p/consent")
+    data = {
+        **form_fields(client, page),
+        "form_hash": "0" * 64,
+        "clauses": [c["id"] for c in form["clauses"]],
+        "typed_name": "Sam Participant",
+    }
+    answer = Page(client.post("/p/consent", data=data, headers=HTML).get_data(as_text=True))
+    assert "The consent form has changed since you opened this page" in answer.text
