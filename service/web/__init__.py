@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
 
+from service.web import answering as _answering_pages  # noqa: F401 (adds its routes to blp)
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
 from service.web import participant
 

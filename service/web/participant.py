@@ -151,9 +151,18 @@ def home() -> str:
     session = get_session()
     context = participant_context(session, study_id)
     tasks = responses.tasks_for(session, context)
-    next_task = next((t for t in tasks if t.status in (OPEN, IN_PROGRESS)), None)
+    # The consent comes first; then what was started, so that it is finished; then the next.
+    consent = [t for t in tasks if t.timepoint == "consent"]
+    started = [t for t in tasks if t.status == IN_PROGRESS]
+    next_task = next(iter(consent + started + [t for t in tasks if t.status == OPEN]), None)
+    titles = {
+        (t.instrument, t.version): responses.instrument(session, t.instrument, t.version).title
+        for t in tasks
+        if t.timepoint != "consent"
+    }
     return render_template(
         "home.html",
+        titles=titles,
         study_id=study_id,
         consent=context.consent,
         tasks=tasks,

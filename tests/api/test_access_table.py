@@ -126,6 +126,14 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/consent", None, PARTICIPANTS, 0),
     ("POST", "/p/consent", None, PARTICIPANTS, 0),
     ("GET", "/p/consent/receipt", None, PARTICIPANTS, 0),
+    ("GET", "/p/questionnaires/baseline/phq-9", None, PARTICIPANTS, 0),
+    ("POST", "/p/questionnaires/baseline/phq-9", None, PARTICIPANTS, 0),
+    ("GET", "/p/answers/{draft_id}", None, {"owner"}, 404),
+    ("GET", "/p/answers/{draft_id}/page/1", None, {"owner"}, 404),
+    ("POST", "/p/answers/{draft_id}/page/1", None, {"owner"}, 404),
+    ("GET", "/p/answers/{draft_id}/check", None, {"owner"}, 404),
+    ("POST", "/p/answers/{draft_id}/check", None, {"owner"}, 404),
+    ("GET", "/p/answers/{draft_id}/done", None, {"owner"}, 404),
 ]
 
 
@@ -240,6 +248,8 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
     }
     replacements = {
         "<path:name>": "init.mjs",
+        "<timepoint>": "baseline",
+        "<int:number>": "1",
         "<instrument_id>": "phq-9",
         "<version>": "1.0.0",
         "<code>": "not-found",

@@ -1,0 +1,230 @@
+"""Answering a questionnaire: preamble, pages of a few questions, check, submit, result.
+
+Every page saves a draft with ``services.responses.save_answers`` (the JSON API's PATCH);
+coming back resumes at the first page with an unanswered question.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, redirect, render_template, request, url_for
+
+from service.api.access import current_principal, participant_page
+from service.db import get_session
+from service.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from service.domain.instruments import Instrument
+from service.domain.tasks import COMPLETED
+from service.resources import get_keys
+from service.services import responses
+from service.services.context import participant_context
+from service.web import forms
+from service.web.participant import blp
+
+TIMEPOINTS = {"baseline": "Now", "month-3": "After 3 months", "month-6": "After 6 months"}
+
+
+def _study_id() -> str:
+    study_id = current_principal().study_id
+    if study_id is None:
+        raise NotFoundError("Only a participant answers questionnaires.")
+    return study_id
+
+
+def _go(endpoint: str, **values: Any) -> Response:
+    return redirect(url_for(endpoint, **values), code=303)  # type: ignore[return-value]
+
+
+def _response(response_id: uuid.UUID) -> tuple[responses.ResponseView, Instrument]:
+    session = get_session()
+    view = responses.get_response(session, get_keys(), _study_id(), response_id)
+    return view, responses.instrument(session, view.instrument, view.version)
+
+
+@blp.route("/questionnaires/<timepoint>/<instrument_id>", methods=["GET"])
+@participant_page
+def questionnaire(timepoint: str, instrument_id: str) -> str:
+    """A questionnaire's preamble, with a button to start (or a link to carry on)."""
+    session = get_session()
+    context = participant_context(session, _study_id())
+    task = next(
+        (
+            t
+            for t in responses.tasks_for(session, context)
+            if t.timepoint == timepoint and t.instrument == instrument_id
+        ),
+        None,
+    )
+    if task is None:
+        raise NotFoundError(f"There is no questionnaire {instrument_id} at {timepoint}.")
+    inst = responses.instrument(session, instrument_id, task.version)
+    return render_template(
+        "questionnaire.html",
+        task=task,
+        inst=inst,
+        when=TIMEPOINTS.get(timepoint, timepoint),
+        done=task.status == COMPLETED,
+    )
+
+
+@blp.route("/questionnaires/<timepoint>/<instrument_id>", methods=["POST"])
+@participant_page
+def start_questionnaire(timepoint: str, instrument_id: str) -> Response:
+    session = get_session()
+    context = participant_context(session, _study_id())
+    task = next(
+        (
+            t
+            for t in responses.tasks_for(session, context)
+            if t.timepoint == timepoint and t.instrument == instrument_id
+        ),
+        None,
+    )
+    if task is None:
+        raise NotFoundError(f"There is no questionnaire {instrument_id} at {timepoint}.")
+    if task.response_id is not None:
+        return _go("web.resume", response_id=task.response_id)
+    try:
+        started = responses.start_response(
+            session,
+            get_keys(),
+            _study_id(),
+            instrument_id=instrument_id,
+            version=task.version,
+            timepoint=timepoint,
+            answers={},
+            submit=False,
+        )
+    except ConflictError:  # started a moment ago, in another tab
+        session.rollback()
+        return _go("web.home")
+    return _go("web.resume", response_id=started.id)
+
+
+@blp.route("/answers/<uuid:response_id>", methods=["GET"])
+@participant_page
+def resume(response_id: uuid.UUID) -> Response:
+    """Carry on where the participant left off: the first page with an unanswered question."""
+    view, inst = _response(response_id)
+    if view.status == "submitted":
+        return _go("web.done", response_id=response_id)
+    pages = forms.pages_of(inst, view.answers)
+    number = forms.first_unanswered_page(pages, view.answers)
+    if number > len(pages):
+        return _go("web.check", response_id=response_id)
+    return _go("web.page", response_id=response_id, number=number)
+
+
+def _render_page(
+    view: responses.ResponseView,
+    inst: Instrument,
+    number: int,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> str:
+    pages = forms.pages_of(inst, view.answers)
+    items = pages[number - 1]
+    return render_template(
+        "page.html",
+        view=view,
+        inst=inst,
+        items=items,
+        number=number,
+        count=len(pages),
+        values=values,
+        errors=errors,
+        error_list=[{"text": text, "href": f"#{name}"} for name, text in errors.items()],
+        field_name=forms.field_name,
+    )
+
+
+@blp.route("/answers/<uuid:response_id>/page/<int:number>", methods=["GET"])
+@participant_page
+def page(response_id: uuid.UUID, number: int) -> Response | str:
+    view, inst = _response(response_id)
+    if view.status == "submitted":
+        return _go("web.done", response_id=response_id)
+    pages = forms.pages_of(inst, view.answers)
+    if not 1 <= number <= len(pages):
+        return _go("web.resume", response_id=response_id)
+    return _render_page(view, inst, number, view.answers, {})
+
+
+@blp.route("/answers/<uuid:response_id>/page/<int:number>", methods=["POST"])
+@participant_page
+def save_page(response_id: uuid.UUID, number: int) -> Response | str:
+    view, inst = _response(response_id)
+    if view.status == "submitted":
+        return _go("web.done", response_id=response_id)
+    pages = forms.pages_of(inst, view.answers)
+    if not 1 <= number <= len(pages):
+        return _go("web.resume", response_id=response_id)
+    read = forms.read_page(pages[number - 1], request.form)
+    if read.errors:
+        shown = {**view.answers, **{k: v for k, v in read.answers.items() if v is not None}}
+        return _render_page(view, inst, number, shown, read.errors)
+    patch = forms.settle(inst, view.answers, read.answers)
+    session = get_session()
+    try:
+        saved = responses.save_answers(session, get_keys(), _study_id(), response_id, patch)
+    except InvalidInputError:
+        session.rollback()
+        return _go("web.resume", response_id=response_id)
+    pages = forms.pages_of(inst, saved.answers)
+    if number < len(pages):
+        return _go("web.page", response_id=response_id, number=number + 1)
+    return _go("web.check", response_id=response_id)
+
+
+@blp.route("/answers/<uuid:response_id>/check", methods=["GET"])
+@participant_page
+def check(response_id: uuid.UUID) -> Response | str:
+    """Check your answers, with a link to change each."""
+    view, inst = _response(response_id)
+    if view.status == "submitted":
+        return _go("web.done", response_id=response_id)
+    pages = forms.pages_of(inst, view.answers)
+    rows = [
+        {
+            "key": {"text": item.text},
+            "value": {"text": forms.display(item, view.answers.get(item.id))},
+            "actions": {
+                "items": [
+                    {
+                        "href": url_for("web.page", response_id=response_id, number=number),
+                        "text": "Change",
+                        "visuallyHiddenText": item.text,
+                    }
+                ]
+            },
+        }
+        for number, items in enumerate(pages, start=1)
+        for item in items
+    ]
+    missing = forms.first_unanswered_page(pages, view.answers) <= len(pages)
+    return render_template("check.html", view=view, inst=inst, rows=rows, missing=missing)
+
+
+@blp.route("/answers/<uuid:response_id>/check", methods=["POST"])
+@participant_page
+def submit(response_id: uuid.UUID) -> Response:
+    session = get_session()
+    try:
+        responses.submit_response(session, get_keys(), _study_id(), response_id)
+    except InvalidInputError:
+        session.rollback()
+        return _go("web.resume", response_id=response_id)
+    except ConflictError:  # already submitted (a second tap)
+        session.rollback()
+    return _go("web.done", response_id=response_id)
+
+
+@blp.route("/answers/<uuid:response_id>/done", methods=["GET"])
+@participant_page
+def done(response_id: uuid.UUID) -> Response | str:
+    """After submitting: any signposting first, then the scores in words."""
+    view, inst = _response(response_id)
+    if view.status != "submitted":
+        return _go("web.resume", response_id=response_id)
+    return render_template("done.html", view=view, inst=inst)

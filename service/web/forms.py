@@ -1,0 +1,148 @@
+"""The instrument renderer, in one place: items into pages, a posted page into answers.
+
+Skip logic is the domain's (``enabled_items``): an item the answers so far do not enable is
+on no page. A page's answers are read into the values the service checks (codes as whole
+numbers, lists for several choices), with a fault in plain words for each question a person
+must fix before going on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from service.domain.instruments import Instrument, Item, enabled_items, value_fault
+
+PER_PAGE = 4
+
+
+def field_name(item: Item) -> str:
+    return f"item-{item.id}"
+
+
+def pages_of(instrument: Instrument, answers: Mapping[str, Any]) -> list[list[Item]]:
+    """The items the answers so far enable, a few to a page (one page at least)."""
+    items = enabled_items(instrument, answers)
+    pages = [items[i : i + PER_PAGE] for i in range(0, len(items), PER_PAGE)]
+    return pages or [[]]
+
+
+def first_unanswered_page(pages: Sequence[Sequence[Item]], answers: Mapping[str, Any]) -> int:
+    """The number (from 1) of the first page with an unanswered question; past the last page
+    when every question is answered."""
+    for number, page in enumerate(pages, start=1):
+        if any(item.id not in answers for item in page):
+            return number
+    return len(pages) + 1
+
+
+@dataclass(frozen=True)
+class PageAnswers:
+    answers: dict[str, Any]  # the page's answers; None clears an answer left blank
+    errors: dict[str, str]  # field id -> what to fix
+
+
+def read_page(items: Sequence[Item], form: MultiDict[str, str]) -> PageAnswers:
+    """The answers a posted page gives, and a fault for each question to fix."""
+    answers: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for item in items:
+        value, fault = _read(item, form)
+        if fault is None and value is not None:
+            checked = value_fault(item, value)
+            if checked is not None:
+                fault = _plain(item, checked)
+        if fault is None and value is None and item.required:
+            fault = _missing(item)
+        if fault is not None:
+            errors[field_name(item)] = fault
+        else:
+            answers[item.id] = value
+    return PageAnswers(answers, errors)
+
+
+def _read(item: Item, form: MultiDict[str, str]) -> tuple[Any, str | None]:
+    name = field_name(item)
+    if item.type == "multi_choice":
+        try:
+            codes = [int(v) for v in form.getlist(name)]
+        except ValueError:
+            return None, "Choose from the options given"
+        return (codes or None), None
+    text = form.get(name, "").strip()
+    if not text:
+        return None, None
+    if item.type in ("choice", "integer"):
+        try:
+            return int(text), None
+        except ValueError:
+            if item.type == "choice":
+                return None, "Choose one of the options given"
+            return None, "Enter a whole number, like 3"
+    if item.type == "decimal":
+        try:
+            number = float(text)
+        except ValueError:
+            return None, "Enter a number, like 3.5"
+        return (number, None) if math.isfinite(number) else (None, "Enter a number, like 3.5")
+    if item.type == "boolean":
+        if text not in ("yes", "no"):
+            return None, "Choose yes or no"
+        return text == "yes", None
+    return text, None  # text and date (checked by the domain)
+
+
+def _missing(item: Item) -> str:
+    if item.type in ("choice", "boolean"):
+        return "Choose one answer"
+    if item.type == "multi_choice":
+        return "Choose at least one answer"
+    return "Answer this question"
+
+
+def _plain(item: Item, fault: str) -> str:
+    """The domain's fault in the words of the page."""
+    if item.type in ("integer", "decimal"):
+        return f"Enter a number that {fault.removeprefix('must ')}"
+    if item.type == "date":
+        return "Enter a real date, like 2025-03-14"
+    if item.type == "text" and "characters" in fault:
+        return f"Your answer is too long: it {fault}"
+    return "Choose from the options given"
+
+
+def display(item: Item, value: Any) -> str:
+    """An answer as the participant gave it, for the check-your-answers page."""
+    if value is None:
+        return "Not answered"
+    labels = {c.code: c.label for c in item.choices}
+    if item.type == "choice":
+        return labels.get(value, str(value))
+    if item.type == "multi_choice":
+        return ", ".join(labels.get(v, str(v)) for v in value) or "None"
+    if item.type == "boolean":
+        return "Yes" if value else "No"
+    if item.type == "decimal" and isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def settle(
+    instrument: Instrument, answers: Mapping[str, Any], page: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The patch a page makes: its answers, and a clearing (None) for every earlier answer
+    that the new answers no longer enable (skip logic hides it, so it must go)."""
+    patch = dict(page)
+    merged = {k: v for k, v in {**answers, **page}.items() if v is not None}
+    while True:
+        enabled = {item.id for item in enabled_items(instrument, merged)}
+        hidden = [item_id for item_id in merged if item_id not in enabled]
+        if not hidden:
+            return patch
+        for item_id in hidden:
+            patch[item_id] = None
+            merged.pop(item_id)

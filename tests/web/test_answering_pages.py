@@ -1,0 +1,134 @@
+"""Answering on the pages: preamble, pages of a few questions, drafts, resume, check, submit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import valid_signature
+from tests.web.conftest import HTML, Page
+from tests.web.test_session import sign_in
+
+
+@pytest.fixture
+def consented(client: FlaskClient, auth: Callable[..., dict[str, str]]) -> str:
+    made = client.post("/api/v1/participants", json={}, headers=auth("researcher")).get_json()
+    own = {"Authorization": f"Bearer {made['token']}"}
+    assert (
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=own).status_code
+        == 201
+    )
+    sign_in(client, made["token"])
+    return made["token"]
+
+
+def begin(client: FlaskClient, read: Callable[..., Page], instrument: str) -> str:
+    """Open the questionnaire's first page; its address."""
+    intro = read(client, f"/p/questionnaires/baseline/{instrument}")
+    started = client.post(
+        f"/p/questionnaires/baseline/{instrument}", data={"csrf_token": intro.csrf}
+    )
+    assert started.status_code == 303
+    first = client.get(started.headers["Location"])
+    assert first.status_code == 303
+    return first.headers["Location"]
+
+
+def answer(client: FlaskClient, address: str, page: Page, values: dict[str, object]) -> str:
+    data = {"csrf_token": page.csrf, **{f"item-{k}": v for k, v in values.items()}}
+    saved = client.post(address, data=data, headers=HTML)
+    assert saved.status_code == 303, saved.get_data(as_text=True)[:2000]
+    return saved.headers["Location"]
+
+
+def test_the_task_list_offers_the_next_open_questionnaire_as_the_main_action(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    page = read(client, "/p/")
+    assert page.h1 == "Your questionnaires"
+    assert any(link.startswith("Start ") for link in page.links)
+    assert "Now" in page.headings
+
+
+def test_a_questionnaire_is_asked_in_pages_with_each_question_a_legend(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    intro = read(client, "/p/questionnaires/baseline/phq-9")
+    assert "Your answers are saved after each page" in intro.text
+    address = begin(client, read, "phq-9")
+    page = read(client, address)
+    assert page.h1 == "Page 1 of 3"
+    assert "Little interest or pleasure in doing things" in page._all("legend")
+    assert "Not at all" in page.labels
+
+
+def test_a_page_left_blank_names_each_question_in_the_error_summary(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "phq-9")
+    page = read(client, address)
+    refused = Page(
+        client.post(address, data={"csrf_token": page.csrf}, headers=HTML).get_data(True)
+    )
+    assert refused.title.startswith("Error: ")
+    assert refused.href("Choose one answer") == "#item-phq9_1"
+    assert refused.text.count("Choose one answer") >= 8  # summary and field, 4 questions
+
+
+def test_answers_are_saved_page_by_page_and_resume_at_the_first_unanswered_page(
+    app: Flask, client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "phq-9")
+    nxt = answer(client, address, read(client, address), {f"phq9_{i}": 0 for i in range(1, 5)})
+    assert nxt.endswith("/page/2")
+    # Another device, through the link: a new browser, the same access code.
+    other = app.test_client()
+    sign_in(other, consented)
+    home = read(other, "/p/")
+    carry_on = next(link for link in home.links if link.startswith("Carry on with"))
+    intro = read(other, home.href(carry_on))
+    assert "Continue" in intro.text
+    resumed = other.post(home.href(carry_on), data={"csrf_token": intro.csrf})
+    again = other.get(resumed.headers["Location"])
+    assert again.headers["Location"].endswith("/page/2")
+
+
+def test_check_your_answers_lists_each_answer_with_a_change_link_then_submits(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "gad-7")
+    while "/page/" in address:
+        page = read(client, address)
+        items = re.findall(r'name="item-(gad7_\d+)"', page.html)
+        address = answer(client, address, page, dict.fromkeys(items, 1))
+    check = read(client, address)
+    assert check.h1 == "Check your answers"
+    changes = [link for link in check.links if link.startswith("Change")]
+    definition = client.get("/api/v1/instruments/gad-7/versions/1.0.0").get_json()
+    assert changes == [f"Change {item['text']}" for item in definition["definition"]["items"]]
+    assert "Several days" in check.text
+    sent = client.post(address, data={"csrf_token": check.csrf}, headers=HTML)
+    assert sent.status_code == 303
+    done = read(client, sent.headers["Location"])
+    assert "Your answers have been sent" in done.text
+    assert "Help is available now" not in done.text
+
+
+def test_an_answer_that_raises_an_alert_shows_the_signposting_first(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "phq-9")
+    while "/page/" in address:
+        page = read(client, address)
+        items = re.findall(r'name="item-(phq9_\d+)"', page.html)
+        address = answer(client, address, page, {i: (2 if i == "phq9_9" else 0) for i in items})
+    check = read(client, address)
+    done = client.post(address, data={"csrf_token": check.csrf}, headers=HTML)
+    result = read(client, done.headers["Location"])
+    body = result.text.split("Skip to main content", 1)[1]  # after the page's title
+    assert body.index("Help is available now") < body.index("Your answers have been sent")
+    assert result.href("116 123") == "tel:116123"
