@@ -174,7 +174,8 @@ def save_page(response_id: uuid.UUID, number: int) -> Response | str:
     pages = forms.pages_of(inst, saved.answers)
     if number < len(pages):
         return _go("web.page", response_id=response_id, number=number + 1)
-    return _go("web.check", response_id=response_id)
+    # An answer may have brought in a question on this page or an earlier one.
+    return _go("web.resume", response_id=response_id)
 
 
 @blp.route("/answers/<uuid:response_id>/check", methods=["GET"])

@@ -42,7 +42,10 @@ def answer(client: FlaskClient, address: str, page: Page, values: dict[str, obje
     data = {"csrf_token": page.csrf, **{f"item-{k}": v for k, v in values.items()}}
     saved = client.post(address, data=data, headers=HTML)
     assert saved.status_code == 303, saved.get_data(as_text=True)[:2000]
-    return saved.headers["Location"]
+    address = saved.headers["Location"]
+    if "/page/" not in address and not address.endswith("/check"):  # resume: where to go on
+        address = client.get(address).headers["Location"]
+    return address
 
 
 def test_the_task_list_offers_the_next_open_questionnaire_as_the_main_action(
