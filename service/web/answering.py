@@ -10,12 +10,13 @@ import uuid
 from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
 
 from service.api.access import current_principal, participant_page
 from service.db import get_session
 from service.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from service.domain.instruments import Instrument
-from service.domain.tasks import COMPLETED
+from service.domain.tasks import COMPLETED, Task
 from service.resources import get_keys
 from service.services import responses
 from service.services.context import participant_context
@@ -42,22 +43,21 @@ def _response(response_id: uuid.UUID) -> tuple[responses.ResponseView, Instrumen
     return view, responses.instrument(session, view.instrument, view.version)
 
 
+def _task(session: Session, timepoint: str, instrument_id: str) -> Task:
+    """This participant's task for an instrument at a timepoint, or NotFoundError."""
+    context = participant_context(session, _study_id())
+    for task in responses.tasks_for(session, context):
+        if task.timepoint == timepoint and task.instrument == instrument_id:
+            return task
+    raise NotFoundError(f"There is no questionnaire {instrument_id} at {timepoint}.")
+
+
 @blp.route("/questionnaires/<timepoint>/<instrument_id>", methods=["GET"])
 @participant_page
 def questionnaire(timepoint: str, instrument_id: str) -> str:
     """A questionnaire's preamble, with a button to start (or a link to carry on)."""
     session = get_session()
-    context = participant_context(session, _study_id())
-    task = next(
-        (
-            t
-            for t in responses.tasks_for(session, context)
-            if t.timepoint == timepoint and t.instrument == instrument_id
-        ),
-        None,
-    )
-    if task is None:
-        raise NotFoundError(f"There is no questionnaire {instrument_id} at {timepoint}.")
+    task = _task(session, timepoint, instrument_id)
     inst = responses.instrument(session, instrument_id, task.version)
     return render_template(
         "questionnaire.html",
@@ -72,17 +72,7 @@ def questionnaire(timepoint: str, instrument_id: str) -> str:
 @participant_page
 def start_questionnaire(timepoint: str, instrument_id: str) -> Response:
     session = get_session()
-    context = participant_context(session, _study_id())
-    task = next(
-        (
-            t
-            for t in responses.tasks_for(session, context)
-            if t.timepoint == timepoint and t.instrument == instrument_id
-        ),
-        None,
-    )
-    if task is None:
-        raise NotFoundError(f"There is no questionnaire {instrument_id} at {timepoint}.")
+    task = _task(session, timepoint, instrument_id)
     if task.response_id is not None:
         return _go("web.resume", response_id=task.response_id)
     try:
