@@ -137,6 +137,19 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/withdraw", None, PARTICIPANTS, 0),
     ("POST", "/p/withdraw", None, PARTICIPANTS, 0),
     ("POST", "/p/withdraw/confirm", None, PARTICIPANTS, 0),
+    ("GET", "/staff/", None, EVERYONE, 0),
+    ("GET", "/staff/sign-in", None, EVERYONE, 0),
+    ("POST", "/staff/sign-in", None, EVERYONE, 0),
+    ("POST", "/staff/sign-out", None, EVERYONE, 0),
+    ("GET", "/staff/alerts", None, {"researcher"}, 0),
+    ("POST", "/staff/alerts/{alert_id}/ack", None, {"researcher"}, 0),
+    ("GET", "/staff/participants", None, {"researcher"}, 0),
+    ("GET", "/staff/participants/{owner}", None, {"researcher"}, 0),
+    ("GET", "/staff/enrol", None, {"researcher"}, 0),
+    ("POST", "/staff/enrol", None, {"researcher"}, 0),
+    ("GET", "/staff/tokens", None, {"admin"}, 0),
+    ("POST", "/staff/tokens", None, {"admin"}, 0),
+    ("POST", "/staff/tokens/{token_id}/revoke", None, {"admin"}, 0),
 ]
 
 
@@ -226,7 +239,7 @@ def test_caller_against_endpoint(
     response = client.open(
         path, method=method, json=body, headers=headers_for(caller, world, make_token)
     )
-    if caller in allowed and path.startswith("/p/"):
+    if caller in allowed and path.startswith(("/p/", "/staff/")):
         # A page lets the caller in and may then answer a form's faults (or a missing CSRF
         # token) on the page itself, or send them on with a redirect.
         assert response.status_code not in (401, 403), response.get_data(as_text=True)
