@@ -89,6 +89,9 @@ def problem_page(problem: Response, template: str = "error.html") -> Response:
     if status == 401:
         title = "Your session has ended"
         detail = "For your privacy, we sign you out after 30 minutes without activity."
+    elif status == 403:
+        title = "You do not have access"
+        detail = "This page is not open to you."
     elif status == 404:
         title = "Page not found"
         detail = "If you typed the web address, check it is correct."
