@@ -23,7 +23,7 @@ from service.domain.consent import CONSENT_STATES
 from service.domain.tasks import TASK_STATUSES
 from service.domain.tokens import STAFF_ROLES, TokenKind, token_kind
 from service.resources import get_keys, ledger_writer, trail_of
-from service.services import alerts, researcher, tokens
+from service.services import alerts, keys, researcher, tokens
 from service.services.participants import enrol_by_researcher
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import staff_session
@@ -39,7 +39,9 @@ MENU = {
         ("staff.participant_list", "Participants"),
         ("staff.enrol_form", "Enrol a participant"),
     ),
-    "admin": (("staff.token_list", "Staff tokens"),),
+    "analyst": (("staff.export_form", "Exports"),),
+    "auditor": (("staff.audit_home", "Logs and verification"),),
+    "admin": (("staff.token_list", "Staff tokens"), ("staff.key_status", "Keys")),
 }
 
 
@@ -80,11 +82,11 @@ def _finish(response: Response) -> Response:
     return response
 
 
-def _page(template: str, status: int = 200, **values: Any) -> Response:
+def render(template: str, status: int = 200, **values: Any) -> Response:
     return Response(render_template(template, **values), status=status, mimetype="text/html")
 
 
-def _errors(faults: dict[str, str]) -> dict[str, Any]:
+def with_faults(faults: dict[str, str]) -> dict[str, Any]:
     """What a template needs to show faults: by field, and as the NHS error summary's list."""
     return {
         "errors": faults,
@@ -101,13 +103,13 @@ def console_home() -> Response:
     """The menu of the signed-in staff member's pages; the sign-in page for anyone else."""
     if staff_session.principal() is None:
         return redirect(url_for("staff.sign_in_form"), code=303)  # type: ignore[return-value]
-    return _page("staff/home.html")
+    return render("staff/home.html")
 
 
 @blp.route("/sign-in", methods=["GET"])
 @public
 def sign_in_form() -> Response:
-    return _page("staff/sign_in.html", **_errors({}))
+    return render("staff/sign_in.html", **with_faults({}))
 
 
 @blp.route("/sign-in", methods=["POST"])
@@ -128,7 +130,7 @@ def sign_in() -> Response:
         except AuthenticationError:
             fault = "This token does not work: it may have been revoked or have expired"
     if fault is not None:
-        return _page("staff/sign_in.html", status=200, **_errors({"token": fault}))
+        return render("staff/sign_in.html", status=200, **with_faults({"token": fault}))
     staff_session.sign_in(found)
     return redirect(url_for("staff.console_home"), code=303)  # type: ignore[return-value]
 
@@ -137,7 +139,7 @@ def sign_in() -> Response:
 @public
 def sign_out() -> Response:
     staff_session.sign_out()
-    return _page("staff/signed_out.html")
+    return render("staff/signed_out.html")
 
 
 # --- researchers: alerts ------------------------------------------------------------------------
@@ -149,14 +151,14 @@ def _alerts_page(faults: dict[str, str], status: int = 200) -> Response:
     # Open before acknowledged; urgent first; the longest waiting first.
     found.sort(key=lambda a: (a.status != "open", a.severity != "urgent", a.raised_at))
     by_token = {row.id: row.label for row in tokens.list_staff_tokens(session)}
-    return _page(
+    return render(
         "staff/alerts.html",
         status=status,
         open_alerts=[a for a in found if a.status == "open"],
         done=[a for a in found if a.status != "open"],
         notes=alerts.notes_of(session, get_keys(), found),
         labels=by_token,
-        **_errors(faults),
+        **with_faults(faults),
     )
 
 
@@ -194,7 +196,7 @@ def participant_list() -> Response:
     try:
         query = ParticipantQuerySchema().load(asked)
     except ValidationError as exc:
-        return _participants_page(asked, [], None, _flatten(exc.messages))
+        return _participants_page(asked, [], None, flatten_faults(exc.messages))
     session = get_session()
     people, next_after = researcher.list_participants(
         session, ledger_writer(session), current_principal(), **query
@@ -210,7 +212,7 @@ def _participants_page(
         + [{"value": v, "text": v, "selected": asked.get(name) == v} for v in values]
         for name, values in (("consent_state", CONSENT_STATES), ("task_status", TASK_STATUSES))
     }
-    return _page(
+    return render(
         "staff/participants.html",
         status=422 if faults else 200,
         people=people,
@@ -218,7 +220,7 @@ def _participants_page(
         query=asked,
         query_without_after={k: v for k, v in asked.items() if k != "after"},
         filters=filters,
-        **_errors(faults),
+        **with_faults(faults),
     )
 
 
@@ -230,13 +232,13 @@ def participant_detail(study_id: str) -> Response:
     view = researcher.participant_detail(
         session, ledger_writer(session), current_principal(), study_id_from_path(study_id)
     )
-    return _page("staff/participant.html", person=view)
+    return render("staff/participant.html", person=view)
 
 
 @blp.route("/enrol", methods=["GET"])
 @staff_page("researcher")
 def enrol_form() -> Response:
-    return _page("staff/enrol.html", values={}, **_errors({}))
+    return render("staff/enrol.html", values={}, **with_faults({}))
 
 
 @blp.route("/enrol", methods=["POST"])
@@ -253,8 +255,8 @@ def enrol() -> Response:
     try:
         loaded = EnrolmentRequestSchema().load(body)
     except ValidationError as exc:
-        faults = _flatten(exc.messages)
-        return _page("staff/enrol.html", 422, values=values, **_errors(faults))
+        faults = flatten_faults(exc.messages)
+        return render("staff/enrol.html", 422, values=values, **with_faults(faults))
     session = get_session()
     made = enrol_by_researcher(
         session,
@@ -264,15 +266,15 @@ def enrol() -> Response:
         loaded.get("contact"),
         loaded.get("site"),
     )
-    return _page("staff/enrolled.html", study_id=made.study_id, link=participant_link(made.token))
+    return render("staff/enrolled.html", study_id=made.study_id, link=participant_link(made.token))
 
 
-def _flatten(messages: Any) -> dict[str, str]:
+def flatten_faults(messages: Any) -> dict[str, str]:
     """marshmallow's nested messages, one fault per form field (``contact.email``: ``email``)."""
     flat: dict[str, str] = {}
     for name, texts in dict(messages).items():
         if isinstance(texts, dict):
-            flat.update(_flatten(texts))
+            flat.update(flatten_faults(texts))
         else:
             flat[name] = "; ".join(map(str, texts))
     return flat
@@ -285,7 +287,7 @@ def _tokens_page(
     faults: dict[str, str] | None = None, values: dict[str, Any] | None = None
 ) -> Response:
     rows = tokens.list_staff_tokens(get_session(), trail=trail_of(current_principal()))
-    return _page(
+    return render(
         "staff/tokens.html",
         status=422 if faults else 200,
         rows=rows,
@@ -298,7 +300,7 @@ def _tokens_page(
             for role in STAFF_ROLES
         ],
         values=values or {},
-        **_errors(faults or {}),
+        **with_faults(faults or {}),
     )
 
 
@@ -327,7 +329,18 @@ def token_create() -> Response:
     row, secret = tokens.create_staff_token(
         get_session(), roles, label, trail=trail_of(current_principal())
     )
-    return _page("staff/token_created.html", row=row, secret=secret)
+    return render("staff/token_created.html", row=row, secret=secret)
+
+
+@blp.route("/keys", methods=["GET"])
+@staff_page("admin")
+def key_status() -> Response:
+    """The keyring: each key-encryption key, its state, and how many data keys it wraps."""
+    session = get_session()
+    found = keys.key_status(session, get_keys())
+    trail_of(current_principal()).record(session, "keys.status.read", rows=len(found))
+    session.commit()
+    return render("staff/keys.html", keks=found)
 
 
 @blp.route("/tokens/<uuid:token_id>/revoke", methods=["POST"])

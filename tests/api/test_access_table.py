@@ -150,6 +150,16 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/staff/tokens", None, {"admin"}, 0),
     ("POST", "/staff/tokens", None, {"admin"}, 0),
     ("POST", "/staff/tokens/{token_id}/revoke", None, {"admin"}, 0),
+    ("GET", "/staff/keys", None, {"admin"}, 0),
+    ("GET", "/staff/exports", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/download", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/codebook?instrument=phq-9", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/{export_id}", None, {"analyst"}, 0),
+    ("GET", "/staff/audit", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/consent", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/consent/checkpoints", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/consent/export", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/public-key", None, {"auditor"}, 0),
 ]
 
 
@@ -277,6 +287,7 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<uuid:export_id>": "{export_id}",
         "<uuid:witness_id>": "{witness_id}",
         "<uuid:checkpoint_id>": "{checkpoint_id}",
+        "<log>": "consent",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",
     }

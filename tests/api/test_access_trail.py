@@ -152,6 +152,36 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
         ("token.create",),
     ),
     ("POST", "/staff/tokens/<uuid:token_id>/revoke"): ("admin", "", None, ("token.revoke",)),
+    ("GET", "/staff/keys"): ("admin", "", None, ("keys.status.read",)),
+    ("GET", "/staff/exports"): ("analyst", "", None, ("export.manifests.read",)),
+    ("GET", "/staff/exports/download"): (
+        "analyst",
+        "?instrument=phq-9",
+        None,
+        ("export.responses.start", "export.responses"),
+    ),
+    ("GET", "/staff/exports/codebook"): (
+        "analyst",
+        "?instrument=phq-9",
+        None,
+        ("export.codebook.read",),
+    ),
+    ("GET", "/staff/exports/<uuid:export_id>"): ("analyst", "", None, ("export.manifest.read",)),
+    ("GET", "/staff/audit"): (
+        "auditor",
+        "",
+        None,
+        ("audit.consent-log.verify", "audit.access-log.verify"),
+    ),
+    ("GET", "/staff/audit/<log>"): ("auditor", "", None, ("audit.consent-log.read",)),
+    ("GET", "/staff/audit/<log>/checkpoints"): (
+        "auditor",
+        "",
+        None,
+        ("audit.checkpoints.read",),
+    ),
+    ("GET", "/staff/audit/<log>/export"): ("auditor", "", None, ("audit.consent-log.export",)),
+    ("GET", "/staff/audit/public-key"): ("auditor", "", None, ("audit.public-key.read",)),
 }
 
 
@@ -228,6 +258,7 @@ def fill_path(rule: str, client: FlaskClient, staff: Staff) -> str:
         )
         done.get_data()
         rule = rule.replace("<uuid:export_id>", done.headers["X-Export-Id"])
+    rule = rule.replace("<log>", "consent")
     assert "<" not in rule, f"no value for a placeholder in {rule}"
     return rule
 

@@ -3,15 +3,19 @@ access-log event, CSRF, sign-out that ends copied cookies, the idle timeout."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, select
 
+from service import offline_verify
 from service.domain.tokens import TokenKind, generate_token
 from service.models import AccessLogEntry
 from service.web import session as web_session
@@ -27,6 +31,9 @@ PAGES = {
     "/staff/participants": {"researcher"},
     "/staff/enrol": {"researcher"},
     "/staff/tokens": {"admin"},
+    "/staff/keys": {"admin"},
+    "/staff/exports": {"analyst"},
+    "/staff/audit": {"auditor"},
 }
 
 
@@ -269,3 +276,105 @@ def test_an_admin_creates_a_token_shown_once_and_revokes_it(
     assert (
         client.get("/api/v1/exports/codebook?instrument=phq-9", headers=analyst).status_code == 401
     )
+
+
+def consented_with_alert(client: FlaskClient, researcher: str) -> str:
+    """A participant enrolled, consented and with a submitted PHQ-9 (item 9 endorsed)."""
+    made = client.post(
+        "/api/v1/participants", json={}, headers={"Authorization": f"Bearer {researcher}"}
+    ).get_json()
+    own = {"Authorization": f"Bearer {made['token']}"}
+    assert (
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=own).status_code
+        == 201
+    )
+    body = {
+        "instrument": "phq-9",
+        "version": "1.0.0",
+        "timepoint": "baseline",
+        "answers": PHQ9_ALERTING,
+        "submit": True,
+    }
+    assert client.post("/api/v1/me/responses", json=body, headers=own).status_code == 201
+    return str(made["study_id"])
+
+
+def test_an_analyst_downloads_the_same_export_as_the_api_and_reads_its_manifest(
+    client: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    consented_with_alert(client, make_token("researcher"))
+    analyst = make_token("analyst")
+    sign_in(client, analyst)
+    form = Page(client.get("/staff/exports", headers=HTML).get_data(as_text=True))
+    assert "PHQ-9" in form.text and "No export yet." in form.text
+    wrong = client.get("/staff/exports/download?instrument=phq-9&format=xlsx", headers=HTML)
+    assert wrong.status_code == 422
+    assert 'href="#format"' in wrong.get_data(as_text=True)
+    asked = "instrument=phq-9&version=1.0.0&format=csv&pseudonyms=study-id&submitted=day"
+    page = client.get(f"/staff/exports/download?{asked}&submitted_since=2020-01-01")
+    assert page.status_code == 200
+    downloaded = page.get_data()  # the stream ends (and its manifest completes) when read
+    assert page.headers["Content-Disposition"].startswith('attachment; filename="phq-9-')
+    api = client.get(
+        f"/api/v1/exports/responses?{asked}&submitted_since=2020-01-01T00:00:00Z",
+        headers={"Authorization": f"Bearer {analyst}"},
+    )
+    assert downloaded == api.get_data()
+    assert len(downloaded.decode().strip().splitlines()) == 2  # the header, one row
+    export_id = page.headers["X-Export-Id"]
+    manifest = Page(client.get(f"/staff/exports/{export_id}", headers=HTML).get_data(as_text=True))
+    digest = hashlib.sha256(downloaded).hexdigest()
+    assert digest in manifest.text and "Status complete" in manifest.text
+    book = client.get("/staff/exports/codebook?instrument=phq-9")
+    assert book.status_code == 200 and book.mimetype == "text/csv"
+    assert "phq9_9" in book.get_data(as_text=True)
+
+
+def test_an_auditor_reads_verifies_and_downloads_a_log_that_psam_verify_accepts(
+    client: FlaskClient,
+    make_token: Callable[..., str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    study_id = consented_with_alert(client, make_token("researcher"))
+    consented_with_alert(client, make_token("researcher"))
+    sign_in(client, make_token("auditor"))
+    home = Page(client.get("/staff/audit", headers=HTML).get_data(as_text=True))
+    assert home.text.count("Intact") == 2 and "Changed" not in home.text
+    mine = Page(
+        client.get(f"/staff/audit/consent?study_id={study_id}", headers=HTML).get_data(as_text=True)
+    )
+    assert study_id in mine.text
+    everyone = Page(client.get("/staff/audit/consent", headers=HTML).get_data(as_text=True))
+    assert everyone.text.count("PSAM-") > mine.text.count("PSAM-")
+    typo = client.get("/staff/audit/consent?study_id=PSAM-XXXX", headers=HTML)
+    assert typo.status_code == 422 and 'href="#study_id"' in typo.get_data(as_text=True)
+    assert client.get("/staff/audit/nonsense", headers=HTML).status_code == 404
+    exported = client.get("/staff/audit/consent/export")
+    assert exported.status_code == 200
+    (tmp_path / "consent.jsonl").write_bytes(exported.get_data())
+    (tmp_path / "key.pem").write_bytes(client.get("/staff/audit/public-key").get_data())
+    code = offline_verify.main(
+        [
+            str(tmp_path / "consent.jsonl"),
+            "--public-key",
+            str(tmp_path / "key.pem"),
+            "--allow-unsigned-tail",
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    assert (
+        "Checkpoints of the consent log"
+        in Page(
+            client.get("/staff/audit/consent/checkpoints", headers=HTML).get_data(as_text=True)
+        ).h1
+    )
+
+
+def test_an_admin_sees_the_keyring(client: FlaskClient, make_token: Callable[..., str]) -> None:
+    consented_with_alert(client, make_token("researcher"))
+    sign_in(client, make_token("admin"))
+    page = Page(client.get("/staff/keys", headers=HTML).get_data(as_text=True))
+    assert "primary" in page.text
+    counts = [int(n) for n in re.findall(r"<td class=\"nhsuk-table__cell\">(\d+)</td>", page.html)]
+    assert counts and sum(counts) >= 1
