@@ -17,13 +17,16 @@ from marshmallow import ValidationError
 from schemas.consent import EnrolmentRequestSchema
 from schemas.researcher import ParticipantQuerySchema
 from service.api.access import current_principal, public, staff_page, study_id_from_path
+from service.api.erasure import purge_after_commit
 from service.api.reading import page_query
 from service.db import get_session
 from service.domain.consent import CONSENT_STATES
+from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.domain.tasks import TASK_STATUSES
 from service.domain.tokens import STAFF_ROLES, TokenKind, token_kind
 from service.resources import get_keys, ledger_writer, trail_of
 from service.services import alerts, keys, researcher, tokens
+from service.services.consent import withdraw
 from service.services.participants import enrol_by_researcher
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import staff_session
@@ -227,12 +230,103 @@ def _participants_page(
 @blp.route("/participants/<study_id>", methods=["GET"])
 @staff_page("researcher")
 def participant_detail(study_id: str) -> Response:
-    """One participant: consent history, tasks and alerts, no identifiers."""
+    """One participant: consent history, tasks and alerts, no identifiers; and what a
+    researcher does for them (contact details, a new link, a withdrawal)."""
+    return _detail(study_id_from_path(study_id))
+
+
+# What each withdrawal scope keeps and removes, for the researcher recording it.
+WITHDRAWAL_CHOICES = {
+    "no-further-contact": (
+        "No further contact",
+        "The study stops contacting them. Their answers stay; they may still answer.",
+    ),
+    "stop": (
+        "Stop taking part",
+        "No more questionnaires. The answers already given stay in the study. Cannot be undone.",
+    ),
+    "stop-and-erase": (
+        "Stop and erase",
+        "No more questionnaires; their answers and contact details are erased for good and "
+        "their link stops working. Only the record that they left is kept. Cannot be undone.",
+    ),
+}
+
+
+def _detail(study_id: str, faults: dict[str, str] | None = None) -> Response:
     session = get_session()
     view = researcher.participant_detail(
+        session, ledger_writer(session), current_principal(), study_id
+    )
+    return render(
+        "staff/participant.html",
+        422 if faults else 200,
+        person=view,
+        scopes=[
+            {"value": value, "text": text, "hint": {"text": meaning}}
+            for value, (text, meaning) in WITHDRAWAL_CHOICES.items()
+        ],
+        **with_faults(faults or {}),
+    )
+
+
+@blp.route("/participants/<study_id>/contact", methods=["GET"])
+@staff_page("researcher")
+def participant_contact(study_id: str) -> Response:
+    """Contact details, only while their consent in force allows interview contact (logged)."""
+    session = get_session()
+    try:
+        contact = researcher.contact_details(
+            session,
+            get_keys(),
+            ledger_writer(session),
+            current_principal(),
+            study_id_from_path(study_id),
+        )
+    except ContactNotPermittedError as exc:
+        session.rollback()
+        return render("staff/contact.html", 403, study_id=study_id, contact=None, refused=str(exc))
+    return render("staff/contact.html", study_id=study_id, contact=contact, refused=None)
+
+
+@blp.route("/participants/<study_id>/withdrawal", methods=["POST"])
+@staff_page("researcher")
+def participant_withdrawal(study_id: str) -> Response:
+    """Record a withdrawal on the participant's behalf, once it is confirmed."""
+    study_id = study_id_from_path(study_id)
+    scope = request.form.get("scope", "")
+    faults = {}
+    if scope not in WITHDRAWAL_CHOICES:
+        faults["scope"] = "Choose what the participant asked for"
+    if request.form.get("confirmed") != "yes":
+        faults["confirmed"] = "Confirm that the participant asked for this"
+    if faults:
+        return _detail(study_id, faults)
+    session = get_session()
+    if scope == "stop-and-erase":
+        purge_after_commit()
+    try:
+        receipt = withdraw(session, ledger_writer(session), current_principal(), study_id, scope)
+    except ConflictError as exc:
+        session.rollback()
+        return _detail(study_id, {"scope": str(exc)})
+    return render(
+        "staff/withdrawn.html",
+        study_id=study_id,
+        title=WITHDRAWAL_CHOICES[scope][0],
+        receipt=receipt,
+    )
+
+
+@blp.route("/participants/<study_id>/link", methods=["POST"])
+@staff_page("researcher")
+def participant_new_link(study_id: str) -> Response:
+    """A new link for a participant who lost theirs; the old one stops working at once."""
+    session = get_session()
+    sid, token = researcher.reissue_token(
         session, ledger_writer(session), current_principal(), study_id_from_path(study_id)
     )
-    return render("staff/participant.html", person=view)
+    return render("staff/enrolled.html", study_id=sid, link=participant_link(token), reissued=True)
 
 
 @blp.route("/enrol", methods=["GET"])

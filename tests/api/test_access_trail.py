@@ -137,6 +137,24 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
     ),
     ("GET", "/staff/participants"): ("researcher", "", None, ("participants.list",)),
     ("GET", "/staff/participants/<study_id>"): ("researcher", "", None, ("participant.read",)),
+    ("GET", "/staff/participants/<study_id>/contact"): (
+        "researcher",
+        "",
+        None,
+        ("participant.contact.read",),
+    ),
+    ("POST", "/staff/participants/<study_id>/link"): (
+        "researcher",
+        "",
+        None,
+        ("participant.token.reissue",),
+    ),
+    ("POST", "/staff/participants/<study_id>/withdrawal"): (
+        "researcher",
+        "",
+        Form({"scope": "stop", "confirmed": "yes"}),
+        ("participant.withdraw",),
+    ),
     ("GET", "/staff/enrol"): ("researcher", "", None, ()),  # the form alone: nothing read
     ("POST", "/staff/enrol"): (
         "researcher",

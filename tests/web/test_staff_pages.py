@@ -378,3 +378,65 @@ def test_an_admin_sees_the_keyring(client: FlaskClient, make_token: Callable[...
     assert "primary" in page.text
     counts = [int(n) for n in re.findall(r"<td class=\"nhsuk-table__cell\">(\d+)</td>", page.html)]
     assert counts and sum(counts) >= 1
+
+
+def test_a_researcher_reads_contact_details_only_under_consent_makes_a_new_link_and_withdraws(
+    client: FlaskClient, make_token: Callable[..., str], connection: Connection
+) -> None:
+    researcher = make_token("researcher")
+    bearer = {"Authorization": f"Bearer {researcher}"}
+    made = client.post(
+        "/api/v1/participants",
+        json={"contact": {"name": "Sam Example", "email": "sam@example.org"}},
+        headers=bearer,
+    ).get_json()
+    study_id, old = made["study_id"], {"Authorization": f"Bearer {made['token']}"}
+    sign_in(client, researcher)
+    before = head(connection)
+    refused = client.get(f"/staff/participants/{study_id}/contact", headers=HTML)
+    assert refused.status_code == 403  # no consent yet: no contact clause in force
+    assert "Sam Example" not in refused.get_data(as_text=True)
+    assert (
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=old).status_code
+        == 201
+    )
+    shown = Page(
+        client.get(f"/staff/participants/{study_id}/contact", headers=HTML).get_data(as_text=True)
+    )
+    assert "Sam Example" in shown.text and "sam@example.org" in shown.text
+    assert [e["action"] for e in actions(connection, before)][-1] == "participant.contact.read"
+
+    detail = Page(
+        client.get(f"/staff/participants/{study_id}", headers=HTML).get_data(as_text=True)
+    )
+    fresh = client.post(
+        f"/staff/participants/{study_id}/link", data={"csrf_token": detail.csrf}, headers=HTML
+    )
+    assert fresh.status_code == 200 and "New link made" in fresh.get_data(as_text=True)
+    token = fresh.get_data(as_text=True).split("#token=")[1].split("<")[0]
+    assert client.get("/api/v1/me", headers=old).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    unconfirmed = client.post(
+        f"/staff/participants/{study_id}/withdrawal",
+        data={"scope": "stop-and-erase", "csrf_token": detail.csrf},
+        headers=HTML,
+    )
+    assert unconfirmed.status_code == 422
+    assert 'href="#confirmed"' in unconfirmed.get_data(as_text=True)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    done = client.post(
+        f"/staff/participants/{study_id}/withdrawal",
+        data={"scope": "stop-and-erase", "confirmed": "yes", "csrf_token": detail.csrf},
+        headers=HTML,
+    )
+    assert done.status_code == 200 and "Withdrawal recorded" in done.get_data(as_text=True)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    after = Page(client.get(f"/staff/participants/{study_id}", headers=HTML).get_data(as_text=True))
+    assert "erased" in after.text and "Withdraw on their behalf" not in after.headings
+    again = client.post(
+        f"/staff/participants/{study_id}/withdrawal",
+        data={"scope": "stop", "confirmed": "yes", "csrf_token": detail.csrf},
+        headers=HTML,
+    )
+    assert again.status_code == 422  # nothing left to withdraw from, said on the page
