@@ -19,7 +19,7 @@ from schemas.researcher import ParticipantQuerySchema
 from service.api.access import current_principal, public, staff_page, study_id_from_path
 from service.api.erasure import purge_after_commit
 from service.api.reading import page_query
-from service.db import get_session
+from service.db import get_session, utcnow
 from service.domain.consent import CONSENT_STATES
 from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.domain.tasks import TASK_STATUSES
@@ -38,6 +38,7 @@ blp = Blueprint("staff", __name__, url_prefix="/staff")
 # The pages of the menu, by the role that may see them: (endpoint, text).
 MENU = {
     "researcher": (
+        ("staff.dashboard", "Dashboard"),
         ("staff.alert_list", "Alerts"),
         ("staff.participant_list", "Participants"),
         ("staff.enrol_form", "Enrol a participant"),
@@ -143,6 +144,20 @@ def sign_in() -> Response:
 def sign_out() -> Response:
     staff_session.sign_out()
     return render("staff/signed_out.html")
+
+
+# --- researchers: the dashboard -----------------------------------------------------------------
+
+
+@blp.route("/dashboard", methods=["GET"])
+@staff_page("researcher")
+def dashboard() -> Response:
+    """Recruitment by week and completion by timepoint as small charts; open alerts and tasks."""
+    session = get_session()
+    figures = researcher.dashboard(
+        session, ledger_writer(session), current_principal(), utcnow().date()
+    )
+    return render("staff/dashboard.html", figures=figures)
 
 
 # --- researchers: alerts ------------------------------------------------------------------------

@@ -142,6 +142,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("POST", "/staff/sign-in", None, EVERYONE, 0),
     ("POST", "/staff/sign-out", None, EVERYONE, 0),
     ("GET", "/staff/alerts", None, {"researcher"}, 0),
+    ("GET", "/staff/dashboard", None, {"researcher"}, 0),
     ("POST", "/staff/alerts/{alert_id}/ack", None, {"researcher"}, 0),
     ("GET", "/staff/participants", None, {"researcher"}, 0),
     ("GET", "/staff/participants/{owner}", None, {"researcher"}, 0),

@@ -129,6 +129,7 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
         ("audit.checkpoint.cosign",),
     ),
     ("GET", "/staff/alerts"): ("researcher", "", None, ("alerts.read",)),
+    ("GET", "/staff/dashboard"): ("researcher", "", None, ("dashboard.read",)),
     ("POST", "/staff/alerts/<uuid:alert_id>/ack"): (
         "researcher",
         "",

@@ -4,7 +4,9 @@ gunicorn) at 1280x800: what a newcomer does on the first day, by keyboard where 
 An admin signs in with the token the command line printed, creates a researcher token and
 signs out; the researcher signs in, enrols a participant and sees the link once; the
 participant answers the PHQ-9 with item 9 endorsed (over the API); the researcher sees the
-alert and acknowledges it with a note, and the API agrees. axe-core runs on every page,
+alert on the dashboard and acknowledges it with a note, and the API agrees; the analyst
+downloads the export and reads its manifest; the auditor sees both logs intact, reads the
+participant's consent entries and downloads the file for psam-verify. axe-core runs on every page,
 every role meets a 403 on another role's page, no request leaves the service's origin.
 Screenshots: build/screenshots/console/ (not committed).
 """
@@ -29,20 +31,30 @@ pytestmark = pytest.mark.system
 
 SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots" / "console"
 PHQ9_ALERTING = {**{f"phq9_{i}": 0 for i in range(1, 9)}, "phq9_9": 1, "phq9_10": 0}
-ROLE_PAGES = {"researcher": "/staff/alerts", "admin": "/staff/tokens"}
+ROLE_PAGES = {
+    "researcher": "/staff/alerts",
+    "admin": "/staff/tokens",
+    "analyst": "/staff/exports",
+    "auditor": "/staff/audit",
+}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gunicorn, str, str]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Gunicorn, str, str, str]]:
     port = free_port()
     folder = tmp_path_factory.mktemp("console")
     deployment = deploy("psam_console_test", folder, PSAM_PUBLIC_URL=f"http://127.0.0.1:{port}")
     made = run_cli(deployment.env, "tokens", "create", "--role", "admin", "--label", "first admin")
     assert made.returncode == 0, made.stderr
     admin = made.stdout.strip().splitlines()[-1]
+    made = run_cli(deployment.env, "tokens", "create", "--role", "analyst", "--label", "analyst")
+    assert made.returncode == 0, made.stderr
+    analyst = made.stdout.strip().splitlines()[-1]
     running = Gunicorn(deployment, port=port, workers=2).start()
     try:
-        yield running, admin, deployment.auditor
+        yield running, admin, deployment.auditor, analyst
     finally:
         running.stop()
 
@@ -106,11 +118,12 @@ class Console:
 
 
 def test_a_newcomer_runs_the_first_day_in_the_console(
-    server: tuple[Gunicorn, str, str],
+    server: tuple[Gunicorn, str, str, str],
 ) -> None:
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is needed: apt-get install -y chromium"
-    gunicorn, admin, auditor = server
+    gunicorn, admin, auditor, analyst = server
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's pages only
     base = gunicorn.url
     requests: list[str] = []
     with sync_playwright() as playwright:
@@ -173,6 +186,9 @@ def test_a_newcomer_runs_the_first_day_in_the_console(
         call(gunicorn, "POST", "/api/v1/me/responses", own, body)
 
         # The researcher sees it, and acknowledges it by keyboard.
+        page.get_by_role("link", name="Dashboard").first.click()
+        expect(page.get_by_text("1 alert waiting for review (1 urgent)")).to_be_visible()
+        console.look("dashboard")
         page.get_by_role("link", name="Participants").first.click()
         expect(page.get_by_role("link", name=study_id)).to_be_visible()
         console.look("participants")
@@ -191,11 +207,44 @@ def test_a_newcomer_runs_the_first_day_in_the_console(
         console.look("alerts-acknowledged")
         console.sign_out()
 
-        # Every other role meets a 403 on these pages.
+        # The analyst: the export downloads, and its manifest is there.
+        console.sign_in_by_keyboard(base, analyst)
+        page.get_by_role("link", name="Exports").first.click()
+        console.look("exports")
+        page.get_by_role("button", name="Download the export").click()
+        expect(page.get_by_text("There is a problem")).to_be_visible()
+        console.look("exports-errors")
+        page.get_by_label("Instrument").first.select_option("phq-9")
+        with page.expect_download() as downloading:
+            page.get_by_role("button", name="Download the export").click()
+        rows = downloading.value.path().read_text(encoding="utf-8").strip().splitlines()
+        assert len(rows) == 2 and study_id in rows[1]
+        page.goto(f"{base}/staff/exports")
+        page.get_by_role("link", name="Manifest").first.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Export manifest")
+        console.look("manifest")
+        console.sign_out()
+
+        # The auditor: both logs intact, and the file for psam-verify.
         console.sign_in_by_keyboard(base, auditor)
-        for path in ROLE_PAGES.values():
-            page.goto(f"{base}{path}")
-            expect(page.get_by_role("heading", level=1)).to_have_text("You do not have access")
+        page.get_by_role("link", name="Logs and verification").first.click()
+        expect(page.get_by_text("Intact", exact=True)).to_have_count(2)
+        console.look("audit")
+        page.get_by_role("link", name="Read the consent log").click()
+        page.get_by_label("Study ID").fill(study_id)
+        page.get_by_role("button", name="Show entries").click()
+        expect(page.get_by_role("cell", name=study_id).first).to_be_visible()
+        console.look("consent-log")
+        page.goto(f"{base}/staff/audit")
+        with page.expect_download() as downloading:
+            page.get_by_role("link", name="Download the consent log for psam-verify").click()
+        assert '"kind":"header"' in downloading.value.path().read_text(encoding="utf-8")
+
+        # Every role meets a 403 on the others' pages.
+        for role, path in ROLE_PAGES.items():
+            if role != "auditor":
+                page.goto(f"{base}{path}")
+                expect(page.get_by_role("heading", level=1)).to_have_text("You do not have access")
         browser.close()
 
     assert console.violations == {}

@@ -27,6 +27,7 @@ PHQ9_ALERTING = {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_10": 1}
 
 # Every console page and the roles that may see it (GET unless a body is given).
 PAGES = {
+    "/staff/dashboard": {"researcher"},
     "/staff/alerts": {"researcher"},
     "/staff/participants": {"researcher"},
     "/staff/enrol": {"researcher"},
@@ -440,3 +441,21 @@ def test_a_researcher_reads_contact_details_only_under_consent_makes_a_new_link_
         headers=HTML,
     )
     assert again.status_code == 422  # nothing left to withdraw from, said on the page
+
+
+def test_the_dashboard_counts_enrolments_completion_and_open_alerts(
+    client: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    researcher = make_token("researcher")
+    for _ in range(2):
+        consented_with_alert(client, researcher)
+    client.post("/api/v1/participants", json={}, headers={"Authorization": f"Bearer {researcher}"})
+    sign_in(client, researcher)
+    page = Page(client.get("/staff/dashboard", headers=HTML).get_data(as_text=True))
+    assert "3 participants enrolled" in page.text
+    assert "1 participant enrolled" not in page.text
+    assert "2 alerts waiting for review (2 urgent)" in page.text
+    # The week's bar holds all three; the chart's text alternative says so too.
+    assert re.search(r"the last 12 weeks: (0, ){11}3</title>", page.html)
+    assert "Baseline" in page.text or "baseline" in page.text
+    assert re.search(r"(?i)baseline \d+% \(2 of \d+\)", page.html)
