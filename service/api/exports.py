@@ -20,6 +20,7 @@ from service.api.access import current_principal, requires_roles
 from service.api.examples import CODEBOOK_CSV, CODEBOOK_JSON, EXPORT_CSV, EXPORT_NDJSON
 from service.db import get_db, get_session
 from service.domain.export import codebook, codebook_csv
+from service.domain.fhir import FhirBase
 from service.models import ExportManifest
 from service.resources import get_keys, ledger_writer, trail_of
 from service.services import exports
@@ -60,8 +61,17 @@ def export_responses(query: dict[str, Any]) -> Response:
         pseudonyms=query["pseudonyms"],
         submitted=query.get("submitted"),
     )
+    extension = "csv" if request.format == "csv" else "ndjson"
+    return stream_export(request, extension)
+
+
+def stream_export(
+    request: exports.ExportRequest, extension: str, *, fhir: FhirBase | None = None
+) -> Response:
+    """Begin an export (manifest, access log), then stream it; its end is recorded when the
+    stream ends, also when the client goes away."""
     session, principal, keys = get_session(), current_principal(), get_keys()
-    export = exports.begin_export(session, ledger_writer(session), principal, request)
+    export = exports.begin_export(session, ledger_writer(session), principal, request, fhir=fhir)
 
     def stream() -> Iterator[bytes]:
         completed = False
@@ -73,7 +83,6 @@ def export_responses(query: dict[str, Any]) -> Response:
             reading.close()  # ends the cursor, also when the client has gone
             exports.finish_export(session, ledger_writer(session), principal, export, completed)
 
-    extension = "csv" if request.format == "csv" else "ndjson"
     response = Response(stream_with_context(stream()), content_type=export.media_type)
     response.headers["X-Export-Id"] = str(export.id)
     response.headers["Content-Disposition"] = (

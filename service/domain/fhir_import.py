@@ -150,7 +150,9 @@ def _json(text: str, path: str, draft: _Draft) -> Any:
         return {}
 
 
-def _our_extensions(extensions: Sequence[Mapping[str, Any]], path: str, draft: _Draft) -> dict:
+def _our_extensions(
+    extensions: Sequence[Mapping[str, Any]], path: str, draft: _Draft
+) -> dict[str, list[Any]]:
     """Our extensions by name (their values, in order); others become notes."""
     found: dict[str, list[Any]] = {}
     for ext in extensions:
@@ -236,7 +238,7 @@ def _help(raw: Mapping[str, Any], ident: str, path: str, draft: _Draft) -> str |
     if len(children) != 1 or len(texts) != 1:
         draft.refuse(f"{path}.item", "items nested under a question are not mapped (help only)")
         return None
-    return texts[0]
+    return str(texts[0])
 
 
 def _choices(raw: Mapping[str, Any], ident: str, path: str, draft: _Draft) -> str:
@@ -260,7 +262,7 @@ def _choices(raw: Mapping[str, Any], ident: str, path: str, draft: _Draft) -> st
         return ident
     choices, codes = [], {}
     for i, c in enumerate(coded):
-        code = int(c["code"]) if by_code else int(ordinals[i])  # type: ignore[arg-type]
+        code = int(c["code"]) if by_code else int(ordinals[i])
         if not c.get("display"):
             draft.refuse(f"{path}.answerOption[{i}]", "an option needs its display")
         choices.append({"code": code, "label": c.get("display") or str(code)})
