@@ -210,8 +210,6 @@ def begin_export(
             }
         )
     versions = versions_for(session, request)
-    if request.format == "fhir" and request.labels:
-        raise InvalidInputError({"labels": ["FHIR answers carry both code and label"]})
     writer.lock("access")
     manifest = ExportManifest(
         id=uuid.uuid4(),
