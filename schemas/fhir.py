@@ -28,7 +28,7 @@ class ConsentSearchSchema(Schema):
     )
     after_seq = fields.Integer(
         load_default=0,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=2**63 - 1),
         metadata={"description": "The page after this consent-log seq (the 'next' link)"},
     )
 

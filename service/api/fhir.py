@@ -35,6 +35,8 @@ from service.resources import trail_of
 from service.services import exports, fhir
 
 PREFIX = "/fhir/r4"
+# When SERVED last changed: the CapabilityStatement's date. Change it with the table.
+CAPABILITIES_CHANGED = "2026-11-26"
 blp = Blueprint("fhir", __name__, url_prefix=PREFIX, description="FHIR R4 (read-only)")
 
 
@@ -183,7 +185,7 @@ def capabilities() -> Response:
     statement = {
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": "2026-11-26",
+        "date": CAPABILITIES_CHANGED,
         "kind": "instance",
         "software": {"name": "psam-service"},
         "implementation": {"description": "Peer Support After Miscarriage study", "url": base.base},
