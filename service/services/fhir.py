@@ -69,7 +69,8 @@ def consent_events(
     trail.record(
         session,
         "fhir.consent.search",
-        filters={"after_seq": after_seq, "limit": limit},
+        # As text: a seq past 2**53 is not an exact JSON number in the log's canonical form.
+        filters={"after_seq": str(after_seq), "limit": limit},
         rows=len(events),
     )
     session.commit()
@@ -82,7 +83,7 @@ def consent_event(session: Session, trail: Trail, seq: int) -> ConsentEvent:
     if not entries or entries[0].seq != seq:
         raise NotFoundError(f"There is no Consent consent-log-{seq}.")
     (event,) = _with_context(session, entries)
-    trail.record(session, "fhir.consent.read", filters={"seq": seq}, rows=1)
+    trail.record(session, "fhir.consent.read", filters={"seq": str(seq)}, rows=1)
     session.commit()
     return event
 

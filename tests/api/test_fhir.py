@@ -309,6 +309,10 @@ def test_consents_are_one_per_event_with_their_status_and_no_name(
     assert one == a
     paged = fhir_json(client.get("/fhir/r4/Consent?_count=1", headers=auditor))
     assert paged["link"][1]["relation"] == "next" and len(paged["entry"]) == 1
+    last = fhir_json(client.get(f"/fhir/r4/Consent?after_seq={2**63 - 2}", headers=auditor))
+    assert last["total"] == 0 and "entry" not in last
+    far = client.get(f"/fhir/r4/Consent/consent-log-{10**18 - 1}", headers=auditor)
+    assert fhir_json(far, 404)["issue"][0]["code"] == "not-found"
 
 
 def test_the_capability_statement_lists_exactly_what_is_served(
