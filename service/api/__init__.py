@@ -27,7 +27,8 @@ from service.api import (
 )
 from service.api.document import FHIR_ERROR_PREFIX, SECURITY_SCHEMES, ContractPlugin
 from service.api.examples import problem_example
-from service.domain.fhir import FHIR_JSON, operation_outcome
+from service.domain.fhir import FHIR_JSON
+from service.domain.fhir_server import operation_outcome
 from service.errors import CATALOGUE, PROBLEM_MEDIA_TYPE
 
 _ERROR_HEADERS: dict[int, dict[str, Any]] = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,14 +21,9 @@ from schemas.fhir import ConsentSearchSchema, QuestionnaireSearchSchema, Respons
 from service.api.access import current_principal, public, requires_roles
 from service.api.exports import stream_export
 from service.db import get_session
-from service.domain.fhir import (
-    FHIR_JSON,
-    FHIR_VERSION,
-    FhirBase,
-    operation_outcome,
-    questionnaire,
-)
+from service.domain.fhir import FHIR_JSON, FhirBase, questionnaire
 from service.domain.fhir_data import consent
+from service.domain.fhir_server import Served, capability_statement, operation_outcome
 from service.errors import NOT_FOUND, ApiError, render_errors_under
 from service.resources import trail_of
 from service.services import exports, fhir
@@ -38,17 +32,6 @@ PREFIX = "/fhir/r4"
 # When SERVED last changed: the CapabilityStatement's date. Change it with the table.
 CAPABILITIES_CHANGED = "2026-11-26"
 blp = Blueprint("fhir", __name__, url_prefix=PREFIX, description="FHIR R4 (read-only)")
-
-
-@dataclass(frozen=True)
-class Served:
-    """One resource type as the CapabilityStatement lists it."""
-
-    type: str
-    interactions: tuple[str, ...]
-    search: tuple[tuple[str, str, str], ...] = ()  # (name, type, documentation)
-    operations: tuple[tuple[str, str], ...] = ()  # (name, documentation)
-    documentation: str = ""
 
 
 SERVED = (
@@ -160,49 +143,7 @@ def _without_nulls(bundle: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(**_doc("What this server serves", {"resourceType": "CapabilityStatement"}))
 def capabilities() -> Response:
     """The CapabilityStatement: exactly the resources, interactions and searches served."""
-    base = fhir_base()
-    resources = []
-    for served in SERVED:
-        entry: dict[str, Any] = {"type": served.type}
-        if served.documentation:
-            entry["documentation"] = served.documentation
-        if served.interactions:
-            entry["interaction"] = [{"code": code} for code in served.interactions]
-        if served.search:
-            entry["searchParam"] = [
-                {"name": n, "type": t, "documentation": d} for n, t, d in served.search
-            ]
-        if served.operations:
-            entry["operation"] = [
-                {
-                    "name": name,
-                    "definition": f"{base.base}/OperationDefinition/{served.type}-{name}",
-                    "documentation": doc,
-                }
-                for name, doc in served.operations
-            ]
-        resources.append(entry)
-    statement = {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": CAPABILITIES_CHANGED,
-        "kind": "instance",
-        "software": {"name": "psam-service"},
-        "implementation": {"description": "Peer Support After Miscarriage study", "url": base.base},
-        "fhirVersion": FHIR_VERSION,
-        "format": ["json"],
-        "rest": [
-            {
-                "mode": "server",
-                "security": {
-                    "description": "Questionnaires and this statement are public. Send "
-                    "'Authorization: Bearer psam_s_...' (a staff token): role analyst for "
-                    "the QuestionnaireResponse export, auditor for Consent."
-                },
-                "resource": resources,
-            }
-        ],
-    }
+    statement = capability_statement(fhir_base(), SERVED, CAPABILITIES_CHANGED)
     return fhir_response(statement)
 
 
@@ -222,22 +163,7 @@ def read_questionnaire(instrument_id: str) -> Response:
 def search_questionnaires(query: dict[str, Any]) -> Response:
     """Every published version, or those with this canonical url and version."""
     base = fhir_base()
-    version = query.get("version")
-    instrument_id = None
-    url = query.get("url")
-    if url is not None:
-        url, _, pinned = url.partition("|")
-        prefix = base.questionnaire_url("")
-        instrument_id = url[len(prefix) :] if url.startswith(prefix) else ""
-        if pinned:
-            if version not in (None, pinned):
-                return fhir_response(_without_nulls(_bundle([], request.url, None)))
-            version = pinned
-    found = (
-        []
-        if instrument_id == "" or (instrument_id is not None and "/" in instrument_id)
-        else fhir.published_versions(get_session(), instrument_id, version)
-    )
+    found = fhir.search_versions(get_session(), base, query.get("url"), query.get("version"))
     entries = [questionnaire(p.instrument, base, p.published_at) for p in found]
     return fhir_response(_without_nulls(_bundle(entries, request.url, None)))
 

@@ -12,7 +12,7 @@ is ``service.domain.fhir_import``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,46 +329,3 @@ def _answer_key(item: Item, value: Any) -> str | None:
     if kind in ("text", "date") and isinstance(value, str):
         return ANSWER_KEYS[kind]
     return None
-
-
-# --- errors --------------------------------------------------------------------------------
-
-ISSUE_CODES: Mapping[int, str] = {
-    400: "structure",
-    401: "login",
-    403: "forbidden",
-    404: "not-found",
-    405: "not-supported",
-    406: "not-supported",
-    409: "conflict",
-    413: "too-long",
-    415: "not-supported",
-    422: "invalid",
-    429: "throttled",
-    499: "incomplete",
-    503: "transient",
-}
-
-
-def operation_outcome(
-    status: int, title: str, detail: str, errors: Mapping[str, Sequence[str]] | None
-) -> dict[str, Any]:
-    """An error as an OperationOutcome: one issue, or one per field at fault."""
-    code = ISSUE_CODES.get(status, "exception" if status >= 500 else "processing")
-    issues: list[dict[str, Any]] = []
-    for field, messages in sorted((errors or {}).items()):
-        for message in messages:
-            issues.append(
-                {
-                    "severity": "error",
-                    "code": code,
-                    "details": {"text": title},
-                    "diagnostics": f"{field}: {message}",
-                    "expression": [field],
-                }
-            )
-    if not issues:
-        issues.append(
-            {"severity": "error", "code": code, "details": {"text": title}, "diagnostics": detail}
-        )
-    return {"resourceType": "OperationOutcome", "issue": issues}

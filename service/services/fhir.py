@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.consent import consent_state
 from service.domain.errors import NotFoundError
+from service.domain.fhir import FhirBase
 from service.domain.fhir_data import ConsentEvent
 from service.domain.instruments import Instrument, version_key
 from service.domain.ledger import Entry
@@ -45,6 +46,25 @@ def published_versions(
     rows = sorted(session.execute(query), key=lambda r: (r[0], version_key(r[1])))
     parsed = catalogue(session)
     return [Published(parsed.instrument(i, v), _iso(at)) for i, v, at in rows]
+
+
+def search_versions(
+    session: Session, at: FhirBase, url: str | None, version: str | None
+) -> list[Published]:
+    """The versions a Questionnaire search names: by canonical URL (a '|version' suffix
+    honoured) and version; a URL not of this server names none."""
+    instrument_id = None
+    if url is not None:
+        url, _, pinned = url.partition("|")
+        prefix = at.questionnaire_url("")
+        instrument_id = url.removeprefix(prefix) if url.startswith(prefix) else ""
+        if not instrument_id or "/" in instrument_id:
+            return []
+        if pinned:
+            if version not in (None, pinned):
+                return []
+            version = pinned
+    return published_versions(session, instrument_id, version)
 
 
 def newest_version(session: Session, instrument_id: str) -> Published:

@@ -12,7 +12,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from service.domain.fhir import FhirBase, operation_outcome
+from service.domain.fhir import FhirBase
 from service.domain.fhir_data import (
     ConsentEvent,
     ResponseMapping,
@@ -21,6 +21,7 @@ from service.domain.fhir_data import (
     questionnaire_response,
     score_observations,
 )
+from service.domain.fhir_server import operation_outcome
 from service.domain.instruments import parse_instrument
 
 AT = FhirBase("https://study.example.org/fhir/r4")
