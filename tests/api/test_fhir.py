@@ -26,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.api.fhir import SERVED
+from service.domain.fhir import FhirBase, questionnaire
+from service.domain.instruments import parse_instrument, version_key
 from service.models import ExportManifest
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
@@ -41,7 +43,8 @@ MODELS: dict[str, Any] = {
     "CapabilityStatement": CapabilityStatement,
     "OperationOutcome": OperationOutcome,
 }
-PUBLISHED = sorted(p.parent.name for p in Path("instruments").glob("*/1.0.0.json"))
+# Every definition file, as (id, version): each is published by the suite's catalogue sync.
+FILES = sorted((p.parent.name, p.stem) for p in Path("instruments").glob("*/*.json"))
 CANARY_NAME = "Canary Fhir Person 5521"
 
 # Every item type, with skip logic FHIR says natively ('>' on a choice as '=' codings, '!='
@@ -151,15 +154,22 @@ def export_lines(client: FlaskClient, analyst: dict[str, str], query: str) -> li
     return [validated(json.loads(line)) for line in response.get_data(as_text=True).splitlines()]
 
 
-@pytest.mark.parametrize("instrument_id", PUBLISHED)
+def canonical(app: Flask, instrument_id: str) -> str:
+    return f"{app.config['PSAM_PUBLIC_URL']}/fhir/r4/Questionnaire/{instrument_id}"
+
+
+@pytest.mark.parametrize(("instrument_id", "version"), FILES)
 def test_every_published_instrument_is_a_valid_questionnaire_that_imports_back_unchanged(
-    client: FlaskClient, app: Flask, tmp_path: Path, instrument_id: str
+    client: FlaskClient, app: Flask, tmp_path: Path, instrument_id: str, version: str
 ) -> None:
-    q = fhir_json(client.get(f"/fhir/r4/Questionnaire/{instrument_id}"))
-    definition = json.loads(Path(f"instruments/{instrument_id}/1.0.0.json").read_text())
+    url = f"{canonical(app, instrument_id)}|{version}"
+    found = fhir_json(client.get("/fhir/r4/Questionnaire", query_string={"url": url}))
+    (entry,) = found["entry"]
+    q = validated(entry["resource"])
+    definition = json.loads(Path(f"instruments/{instrument_id}/{version}.json").read_text())
     assert (q["url"], q["version"], q["status"]) == (
-        f"{app.config['PSAM_PUBLIC_URL']}/fhir/r4/Questionnaire/{instrument_id}",
-        "1.0.0",
+        canonical(app, instrument_id),
+        version,
         "active",
     )
     assert q["copyright"] == definition["source"]
@@ -182,10 +192,24 @@ def test_every_published_instrument_is_a_valid_questionnaire_that_imports_back_u
     assert json.loads(out.read_text()) == definition  # items, codes, skip logic, scores
 
 
-def test_choices_are_codings_with_their_weight_and_skip_logic_is_enable_when(
-    client: FlaskClient,
+@pytest.mark.parametrize("instrument_id", sorted({i for i, _ in FILES}))
+def test_reading_a_questionnaire_gives_its_newest_version(
+    client: FlaskClient, instrument_id: str
 ) -> None:
-    q = fhir_json(client.get("/fhir/r4/Questionnaire/phq-9"))
+    q = fhir_json(client.get(f"/fhir/r4/Questionnaire/{instrument_id}"))
+    newest = max((v for i, v in FILES if i == instrument_id), key=version_key)
+    assert (q["id"], q["version"]) == (instrument_id, newest)
+
+
+def test_choices_are_codings_with_their_weight_and_skip_logic_is_enable_when() -> None:
+    url = "https://study.example.org/fhir/r4/Questionnaire/phq-9|1.0.0"
+    q = questionnaire(
+        parse_instrument(json.loads(Path("instruments/phq-9/1.0.0.json").read_text())),
+        FhirBase("https://study.example.org/fhir/r4"),
+        "2026-11-26T00:00:00Z",
+    )
+    assert f"{q['url']}|{q['version']}" == url
+    validated(q)
     first = next(i for i in q["item"] if i["linkId"] == "phq9_1")
     option = first["answerOption"][2]["valueCoding"]
     assert option["system"].endswith("/Questionnaire/phq-9/choices/freq4")
@@ -200,16 +224,18 @@ def test_choices_are_codings_with_their_weight_and_skip_logic_is_enable_when(
 
 
 def test_questionnaire_search_by_url_and_version(client: FlaskClient, app: Flask) -> None:
-    url = f"{app.config['PSAM_PUBLIC_URL']}/fhir/r4/Questionnaire/gad-7"
+    url = canonical(app, "gad-7")
     found = fhir_json(client.get("/fhir/r4/Questionnaire", query_string={"url": url}))
-    assert [e["resource"]["version"] for e in found["entry"]] == ["1.0.0"]
+    versions = sorted((v for i, v in FILES if i == "gad-7"), key=version_key)
+    assert [e["resource"]["version"] for e in found["entry"]] == versions
     pinned = fhir_json(client.get("/fhir/r4/Questionnaire", query_string={"url": url + "|1.0.0"}))
     assert pinned["total"] == 1
     for query in ({"url": url, "version": "9.9.9"}, {"url": "https://elsewhere.example/x"}):
         none = fhir_json(client.get("/fhir/r4/Questionnaire", query_string=query))
         assert none["total"] == 0 and "entry" not in none
     everything = fhir_json(client.get("/fhir/r4/Questionnaire"))
-    assert sorted(e["resource"]["id"] for e in everything["entry"]) == PUBLISHED
+    listed = sorted((e["resource"]["id"], e["resource"]["version"]) for e in everything["entry"])
+    assert listed == FILES
 
 
 def test_the_cohort_exports_as_valid_responses_and_observations_without_the_erased(
