@@ -17,8 +17,8 @@ from bench.bench_export import main as export_bench
 FHIR_PATH = "/fhir/r4/QuestionnaireResponse/$export?instrument=phq-9"
 
 
-def main() -> None:
-    argv = sys.argv[1:]
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     url = argv[0] if argv else os.environ.get("DATABASE_URL", DEFAULT_URL)
     sizes = [int(a) for a in argv[1:]] or [10_000, 100_000]
     results = [export_bench([url, str(n)], FHIR_PATH, "FHIR NDJSON") for n in sizes]
