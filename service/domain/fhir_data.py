@@ -10,8 +10,9 @@ clause as a permit or deny, and whether it is still the consent in force.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +182,46 @@ def score_observations(mapping: ResponseMapping, row: ResponseRow) -> list[dict[
         resource["derivedFrom"] = [{"reference": f"QuestionnaireResponse/{row.id}"}]
         out.append(resource)
     return out
+
+
+def fhir_lines(
+    at: FhirBase,
+    versions: Sequence[Instrument],
+    *,
+    subject_system: str,
+    include_free_text: bool,
+) -> Callable[[list[list[Any]]], str]:
+    """A writer of export rows as NDJSON: each response, then its scores' Observations.
+
+    A row is what the analyst export builds (``service.services.exports``): study ID or
+    pseudonym, timepoint, instrument, version, hash, response id or pseudonym, the
+    submission time or day when the export carries it, then the answers and the scores."""
+    mappings = {
+        v.version: ResponseMapping.of(v, at, include_free_text=include_free_text) for v in versions
+    }
+
+    def write(records: list[list[Any]]) -> str:
+        lines = []
+        for subject, timepoint, _, version, sha256, response_id, *rest in records:
+            row = ResponseRow(
+                id=response_id,
+                subject=subject,
+                subject_system=subject_system,
+                timepoint=timepoint,
+                instrument_hash=sha256,
+                authored=rest[0] if len(rest) == 3 else None,
+                answers=rest[-2],
+                scores=rest[-1],
+            )
+            mapping = mappings[version]
+            for resource in (
+                questionnaire_response(mapping, row),
+                *score_observations(mapping, row),
+            ):
+                lines.append(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
+        return "\n".join(lines) + "\n"
+
+    return write
 
 
 # --- consent -------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -46,12 +45,7 @@ from service.domain.export import (
     text_positions,
 )
 from service.domain.fhir import FhirBase
-from service.domain.fhir_data import (
-    ResponseMapping,
-    ResponseRow,
-    questionnaire_response,
-    score_observations,
-)
+from service.domain.fhir_data import fhir_lines
 from service.domain.instruments import Instrument, version_key
 from service.metrics import count_export
 from service.models import (
@@ -310,39 +304,14 @@ def _reason(error: CryptoError) -> str:
 
 
 def _fhir_renderer(export: Export) -> Callable[[list[list[Any]]], str]:
-    """Rows (the fixed values, then the answers and scores) as FHIR NDJSON lines."""
+    """Rows as FHIR NDJSON, each subject named in the system of this kind of export."""
     if export.fhir is None:
         raise RuntimeError("a FHIR export needs the FHIR base URL")
     at, request = export.fhir, export.request
     subjects = at.pseudonym_system(str(export.id)) if request.per_export else at.study_id_system
-    mappings = {
-        v.version: ResponseMapping.of(v, at, include_free_text=request.include_free_text)
-        for v in export.versions
-    }
-
-    def render(records: list[list[Any]]) -> str:
-        lines = []
-        for subject, timepoint, _, version, sha256, response_id, *rest in records:
-            answers, scores = rest[-2], rest[-1]
-            row = ResponseRow(
-                id=response_id,
-                subject=subject,
-                subject_system=subjects,
-                timepoint=timepoint,
-                instrument_hash=sha256,
-                authored=rest[0] if len(rest) == 3 else None,
-                answers=answers,
-                scores=scores,
-            )
-            mapping = mappings[version]
-            for resource in (
-                questionnaire_response(mapping, row),
-                *score_observations(mapping, row),
-            ):
-                lines.append(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
-        return "\n".join(lines) + "\n"
-
-    return render
+    return fhir_lines(
+        at, export.versions, subject_system=subjects, include_free_text=request.include_free_text
+    )
 
 
 def _record(
