@@ -66,6 +66,7 @@ OPERATION_IDS: Mapping[str, str] = dict(
         ("problems.get_problem", "getProblemType"),
         ("fhir.capabilities", "getFhirCapabilityStatement"),
         ("fhir.read_questionnaire", "readFhirQuestionnaire"),
+        ("fhir.vread_questionnaire", "vreadFhirQuestionnaire"),
         ("fhir.search_questionnaires", "searchFhirQuestionnaires"),
         ("fhir.search_consents", "searchFhirConsents"),
         ("fhir.read_consent", "readFhirConsent"),

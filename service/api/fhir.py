@@ -37,13 +37,13 @@ blp = Blueprint("fhir", __name__, url_prefix=PREFIX, description="FHIR R4 (read-
 SERVED = (
     Served(
         "Questionnaire",
-        ("read", "search-type"),
+        ("read", "vread", "search-type"),
         (
             ("url", "uri", "The canonical URL (a '|version' suffix is honoured)"),
             ("version", "token", "The instrument version, e.g. 1.0.0"),
         ),
         documentation="Every published instrument version and consent form; read gives the "
-        "newest version. Public.",
+        "newest version, vread (versionId = the version) any one. Public.",
     ),
     Served(
         "QuestionnaireResponse",
@@ -153,6 +153,15 @@ def capabilities() -> Response:
 def read_questionnaire(instrument_id: str) -> Response:
     """An instrument (or the consent form) as a Questionnaire: its newest version."""
     found = fhir.newest_version(get_session(), instrument_id)
+    return fhir_response(questionnaire(found.instrument, fhir_base(), found.published_at))
+
+
+@blp.route("/Questionnaire/<instrument_id>/_history/<version>", methods=["GET"])
+@public
+@blp.doc(**_doc("One published version", _QUESTIONNAIRE_EXAMPLE))
+def vread_questionnaire(instrument_id: str, version: str) -> Response:
+    """One published version of an instrument (or consent form) as a Questionnaire."""
+    found = fhir.one_version(get_session(), instrument_id, version)
     return fhir_response(questionnaire(found.instrument, fhir_base(), found.published_at))
 
 

@@ -144,6 +144,9 @@ def questionnaire(instrument: Instrument, at: FhirBase, published_at: str) -> di
     return {
         "resourceType": "Questionnaire",
         "id": instrument.id,
+        # Each published version is immutable, so its version is also the resource's
+        # versionId: a vread by it gives that version, and a Bundle may hold several.
+        "meta": {"versionId": instrument.version},
         "extension": extensions,
         "url": url,
         "version": instrument.version,

@@ -268,6 +268,7 @@ def consent(event: ConsentEvent, at: FhirBase) -> dict[str, Any]:
     form = event.form
     if form is not None:
         canonical = f"{at.questionnaire_url(form.id)}|{form.version}"
+        resource["policy"] = [{"uri": canonical}]  # what was agreed to: this form version
         extensions.append({"url": at.extension(EXT_CONSENT_FORM), "valueCanonical": canonical})
         resource["sourceReference"] = {
             "identifier": {"system": at.sha256_system, "value": form.sha256},
@@ -275,6 +276,8 @@ def consent(event: ConsentEvent, at: FhirBase) -> dict[str, Any]:
         }
     if extensions:
         resource["extension"] = extensions
+    else:  # a Consent names a policy or a rule (invariant ppc-1)
+        resource["policyRule"] = {"text": "the consent form in force when the event was logged"}
     if stops:
         resource["provision"] = {"type": "deny"}
     elif form is not None:

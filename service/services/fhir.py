@@ -75,6 +75,14 @@ def newest_version(session: Session, instrument_id: str) -> Published:
     return found[-1]
 
 
+def one_version(session: Session, instrument_id: str, version: str) -> Published:
+    """One published version, or NotFoundError."""
+    found = published_versions(session, instrument_id, version)
+    if not found:
+        raise NotFoundError(f"There is no Questionnaire {instrument_id} version {version}.")
+    return found[0]
+
+
 def _iso(moment: Any) -> str:
     return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 

@@ -119,6 +119,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/fhir/r4/metadata", None, EVERYONE, 0),
     ("GET", "/fhir/r4/Questionnaire", None, EVERYONE, 0),
     ("GET", "/fhir/r4/Questionnaire/phq-9", None, EVERYONE, 0),
+    ("GET", "/fhir/r4/Questionnaire/phq-9/_history/1.0.0", None, EVERYONE, 0),
     ("GET", "/fhir/r4/QuestionnaireResponse/$export?instrument=phq-9", None, {"analyst"}, 403),
     ("GET", "/fhir/r4/Consent", None, {"auditor"}, 403),
     ("GET", "/fhir/r4/Consent/consent-log-1", None, {"auditor"}, 403),

@@ -166,6 +166,8 @@ def test_every_published_instrument_is_a_valid_questionnaire_that_imports_back_u
     found = fhir_json(client.get("/fhir/r4/Questionnaire", query_string={"url": url}))
     (entry,) = found["entry"]
     q = validated(entry["resource"])
+    by_version = f"/fhir/r4/Questionnaire/{instrument_id}/_history/{version}"
+    assert fhir_json(client.get(by_version)) == q
     definition = json.loads(Path(f"instruments/{instrument_id}/{version}.json").read_text())
     assert (q["url"], q["version"], q["status"]) == (
         canonical(app, instrument_id),
@@ -324,6 +326,7 @@ def test_consents_are_one_per_event_with_their_status_and_no_name(
         assert withdrawn["provision"] == {"type": "deny"}
     signed, no_contact = mine["D"]
     assert (signed["status"], no_contact["status"]) == ("inactive", "active")
+    assert all(c["policy"][0]["uri"].endswith("/Questionnaire/consent|1.0.0") for c in consents)
     denied = {
         p["code"][0]["coding"][0]["code"]
         for p in no_contact["provision"]["provision"]
@@ -356,7 +359,10 @@ def test_the_capability_statement_lists_exactly_what_is_served(
     for resource in listed:
         codes = {i["code"] for i in resource.get("interaction", [])}
         if "read" in codes:
-            expected.add(next(r for r in served if r.startswith(resource["type"] + "/<")))
+            reads = [r for r in served if r.startswith(resource["type"] + "/<")]
+            expected.add(min(reads, key=len))
+        if "vread" in codes:
+            expected.add(f"{resource['type']}/<instrument_id>/_history/<version>")
         if "search-type" in codes:
             expected.add(resource["type"])
         for operation in resource.get("operation", []):
@@ -368,6 +374,7 @@ def test_the_capability_statement_lists_exactly_what_is_served(
     ("path", "headers", "status", "code"),
     [
         ("/fhir/r4/Questionnaire/no-such", None, 404, "not-found"),
+        ("/fhir/r4/Questionnaire/phq-9/_history/9.9.9", None, 404, "not-found"),
         ("/fhir/r4/Patient", None, 404, "not-found"),
         ("/fhir/r4/Consent", None, 401, "login"),
         ("/fhir/r4/Consent", "analyst", 403, "forbidden"),

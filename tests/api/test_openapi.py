@@ -46,6 +46,7 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/fhir/r4/metadata",
         "/fhir/r4/Questionnaire",
         "/fhir/r4/Questionnaire/{instrument_id}",
+        "/fhir/r4/Questionnaire/{instrument_id}/_history/{version}",
         "/fhir/r4/QuestionnaireResponse/$export",
         "/fhir/r4/Consent",
         "/fhir/r4/Consent/{resource_id}",
