@@ -12,7 +12,7 @@ import sys
 
 from sqlalchemy import make_url
 
-from bench import bench_crypto, bench_export, bench_ledger, bench_submit
+from bench import bench_crypto, bench_export, bench_fhir_export, bench_ledger, bench_submit
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/psam_bench"
 
@@ -47,6 +47,9 @@ def main() -> None:
     for rows in ("20000",) if quick else ("100000", "1000000"):
         print(f"== export of {rows} responses", flush=True)
         bench_export.main([export_db, rows])
+    sizes = ("2000", "20000") if quick else ("10000", "100000")
+    print(f"== FHIR NDJSON export of {' and '.join(sizes)} responses", flush=True)
+    bench_fhir_export.main([export_db, *sizes])
 
 
 if __name__ == "__main__":

@@ -34,7 +34,12 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> dict[str, float | int]:
+CSV_PATH = "/api/v1/exports/responses?instrument=phq-9"
+
+
+def main(
+    argv: list[str] | None = None, path: str = CSV_PATH, label: str = "CSV"
+) -> dict[str, float | int]:
     argv = sys.argv[1:] if argv is None else argv
     url = argv[0] if argv else os.environ.get("DATABASE_URL", DEFAULT_URL)
     rows = int(argv[1]) if len(argv) > 1 else 100_000
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
             worker = int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])
             before = peak_rss_kib(worker)
             request = urllib.request.Request(
-                "http://127.0.0.1:8765/api/v1/exports/responses?instrument=phq-9",
+                "http://127.0.0.1:8765" + path,
                 headers={"Authorization": f"Bearer {token}"},
             )
             started = time.perf_counter()
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
             server.terminate()
             server.wait()
         print(
-            f"API export (CSV, decrypted): {lines - 1} rows, {size / 1e6:.1f} MB in "
+            f"API export ({label}, decrypted): {lines - 1} lines, {size / 1e6:.1f} MB in "
             f"{seconds:.1f} s = {(lines - 1) / seconds:,.0f} rows/s; worker peak RSS "
             f"{before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after"
         )
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
             f"{seconds:.2f} s = {rows / seconds:,.0f} rows/s"
         )
     figures = {
+        "format": label,
+        "lines": lines,
         "rows": lines - 1,
         "export_rows_per_s": round((lines - 1) / export_seconds),
         "copy_rows_per_s": round(rows / seconds),

@@ -75,7 +75,7 @@ class ManifestSchema(Schema):
     )
     filters = fields.Dict(required=True)
     versions = fields.List(fields.Nested(VersionHashSchema), required=True)
-    format = fields.String(required=True, validate=validate.OneOf(("csv", "ndjson")))
+    format = fields.String(required=True, validate=validate.OneOf(("csv", "ndjson", "fhir")))
     row_count = fields.Integer(allow_none=True, required=True)
     sha256 = fields.String(
         allow_none=True,

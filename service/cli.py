@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import sys
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from service.db import get_db, get_session
 from service.domain.crypto import Keyring, KeyringError
 from service.domain.errors import DomainError
+from service.domain.fhir_import import ImportRefused
 from service.domain.ledger import LOGS
 from service.domain.log_export import canonical_line
 from service.domain.tokens import STAFF_ROLES
@@ -34,7 +36,7 @@ from service.resources import get_keys, ledger_writer, trail_of
 from service.services import exports, ledger, tokens
 from service.services.audit import Trail
 from service.services.catalogue import sync_definitions
-from service.services.definitions import DefinitionFileError, load_definitions
+from service.services.definitions import DefinitionFileError, draft_from_fhir, load_definitions
 from service.services.erasure import purge_erasures
 from service.services.keyring import KeyringSource, write_keyring_file
 from service.services.keys import (
@@ -106,6 +108,35 @@ def instruments_sync(directory: Path | None) -> None:
     for label in report.added:
         click.echo(f"added: {label}")
     click.echo(f"{len(report.added)} added, {len(report.unchanged)} unchanged")
+
+
+@instruments_cli.command("import-fhir")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option("--id", "instrument_id", help="The instrument id (default: from the url).")
+@click.option("--version", "version", help="The version (default: the Questionnaire's).")
+def instruments_import_fhir(
+    file: Path, out: Path | None, instrument_id: str | None, version: str | None
+) -> None:
+    """Turn a FHIR R4 Questionnaire into a draft definition file; refuse what cannot map."""
+    try:
+        resource = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from None
+    try:
+        imported = draft_from_fhir(resource, instrument_id=instrument_id, version=version)
+    except ImportRefused as exc:
+        for path, message in exc.faults:
+            click.echo(f"cannot map {path}: {message}", err=True)
+        raise click.ClickException("refused: nothing was written") from None
+    for note in imported.notes:
+        click.echo(f"note: {note}", err=True)
+    text = json.dumps(imported.definition, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}: a draft; review it, then place it as instruments/ID/VERSION.json")
 
 
 @tokens_cli.command("create")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g, json
+from flask import Flask, Response, current_app, g, has_request_context, json, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -202,8 +202,24 @@ def validation_error(errors: Mapping[str, list[str]], detail: str | None = None)
     return ApiError(VALIDATION_FAILED, detail or f"Not acceptable: {names}.", errors=errors)
 
 
+# app.extensions key: (path prefix, renderer) for parts of the service whose clients expect
+# another error format (the FHIR face answers with OperationOutcome resources).
+ERROR_RENDERERS = "psam_error_renderers"
+ErrorRenderer = Callable[[ApiError], Response]
+
+
+def render_errors_under(app: Flask, prefix: str, render: ErrorRenderer) -> None:
+    """Errors of requests under ``prefix`` are rendered by ``render``, not as problem+json."""
+    app.extensions.setdefault(ERROR_RENDERERS, []).append((prefix, render))
+
+
 def problem_response(error: ApiError) -> Response:
-    """Render an ApiError as an RFC 9457 response."""
+    """Render an ApiError as an RFC 9457 response (or as its path's own error format)."""
+    if has_request_context():
+        for prefix, render in current_app.extensions.get(ERROR_RENDERERS, ()):
+            if request.path.startswith(prefix):
+                rendered: Response = render(error)
+                return rendered
     body: dict[str, Any] = {
         "type": error.problem.uri,
         "title": error.problem.title,

@@ -64,6 +64,13 @@ OPERATION_IDS: Mapping[str, str] = dict(
         ("tokens.revoke_token", "revokeStaffToken"),
         ("problems.list_problems", "listProblemTypes"),
         ("problems.get_problem", "getProblemType"),
+        ("fhir.capabilities", "getFhirCapabilityStatement"),
+        ("fhir.read_questionnaire", "readFhirQuestionnaire"),
+        ("fhir.vread_questionnaire", "vreadFhirQuestionnaire"),
+        ("fhir.search_questionnaires", "searchFhirQuestionnaires"),
+        ("fhir.search_consents", "searchFhirConsents"),
+        ("fhir.read_consent", "readFhirConsent"),
+        ("fhir.export_responses", "exportFhirQuestionnaireResponses"),
     ]
 )
 
@@ -83,6 +90,10 @@ CONFLICTS = frozenset(
         "audit.cosign_checkpoint",
     }
 )
+# The FHIR face answers errors as OperationOutcome (application/fhir+json), documented as
+# responses of their own, named FHIR_<status>.
+FHIR_ENDPOINTS = "fhir."
+FHIR_ERROR_PREFIX = "FHIR_"
 RATE_LIMITED = frozenset({"participants.self_enrol", "me.sign"})
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 _IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -120,10 +131,21 @@ class ContractPlugin(BasePlugin):
                 responses[str(code)] = responses.pop(code)
             for status in problem_statuses(endpoint, method, operation, rule):
                 responses.setdefault(str(status), http.HTTPStatus(status).name)
+            if endpoint.startswith(FHIR_ENDPOINTS):
+                _as_operation_outcomes(responses)
             _add_examples(operation)
             _add_parameter_examples(operation.get("parameters", []))
             if _IDEMPOTENCY_HEADER in _header_names(operation):
                 _document_replay(responses)
+
+
+def _as_operation_outcomes(responses: dict[str, Any]) -> None:
+    """Point every error response at its OperationOutcome twin (FHIR_<name>)."""
+    for code, response in responses.items():
+        if code == "default" or code.startswith(("4", "5")):
+            name = response if isinstance(response, str) else response.get("$ref", "")
+            name = str(name).rpartition("/")[2]
+            responses[code] = FHIR_ERROR_PREFIX + (name or http.HTTPStatus(int(code)).name)
 
 
 def problem_statuses(

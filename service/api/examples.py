@@ -326,6 +326,8 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "until": LATER,
     "submitted_since": WHEN,
     "submitted_until": LATER,
+    "url": "https://study.example.org/fhir/r4/Questionnaire/phq-9",
+    "resource_id": "consent-log-17",
     "Idempotency-Key": "3b0f9a52-6c1e-4d0b-9a7e-2f4c8d1e6a90",
     "If-None-Match": f'"{INSTRUMENT_HASH}"',
 }

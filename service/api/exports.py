@@ -20,6 +20,7 @@ from service.api.access import current_principal, requires_roles
 from service.api.examples import CODEBOOK_CSV, CODEBOOK_JSON, EXPORT_CSV, EXPORT_NDJSON
 from service.db import get_db, get_session
 from service.domain.export import codebook, codebook_csv
+from service.domain.fhir import FhirBase
 from service.models import ExportManifest
 from service.resources import get_keys, ledger_writer, trail_of
 from service.services import exports
@@ -47,10 +48,10 @@ _STREAM_DOC = {
 @blp.doc(**_STREAM_DOC)
 def export_responses(query: dict[str, Any]) -> Response:
     """Submitted responses of one instrument, decrypted and streamed, consent-aware."""
-    return stream_export(query)
+    return export_from_query(query)
 
 
-def stream_export(query: dict[str, Any]) -> Response:
+def export_from_query(query: dict[str, Any]) -> Response:
     """The export a loaded ``ExportQuerySchema`` asks for, as a streamed download (the
     staff console's export form answers with this too)."""
     request = exports.ExportRequest(
@@ -66,8 +67,17 @@ def stream_export(query: dict[str, Any]) -> Response:
         pseudonyms=query["pseudonyms"],
         submitted=query.get("submitted"),
     )
+    extension = "csv" if request.format == "csv" else "ndjson"
+    return stream_export(request, extension)
+
+
+def stream_export(
+    request: exports.ExportRequest, extension: str, *, fhir: FhirBase | None = None
+) -> Response:
+    """Begin an export (manifest, access log), then stream it; its end is recorded when the
+    stream ends, also when the client goes away."""
     session, principal, keys = get_session(), current_principal(), get_keys()
-    export = exports.begin_export(session, ledger_writer(session), principal, request)
+    export = exports.begin_export(session, ledger_writer(session), principal, request, fhir=fhir)
 
     def stream() -> Iterator[bytes]:
         completed = False
@@ -79,7 +89,6 @@ def stream_export(query: dict[str, Any]) -> Response:
             reading.close()  # ends the cursor, also when the client has gone
             exports.finish_export(session, ledger_writer(session), principal, export, completed)
 
-    extension = "csv" if request.format == "csv" else "ndjson"
     response = Response(stream_with_context(stream()), content_type=export.media_type)
     response.headers["X-Export-Id"] = str(export.id)
     response.headers["Content-Disposition"] = (

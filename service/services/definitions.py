@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError
 
 from schemas.instrument import InstrumentDefinitionSchema, ProtocolSchema
 from schemas.paths import json_paths
+from service.domain.fhir_import import Imported, ImportRefused, import_questionnaire
 from service.domain.instruments import DefinitionError, Instrument, parse_instrument
 from service.domain.protocol import Protocol, parse_protocol
 
@@ -81,3 +82,21 @@ def load_definitions(directory: Path) -> DefinitionSet:
     questionnaires = {(i.id, i.version) for i in instruments if i.kind == "questionnaire"}
     protocol = load_protocol_file(directory / PROTOCOL_FILE, questionnaires)
     return DefinitionSet(instruments, protocol)
+
+
+def draft_from_fhir(
+    resource: Any, *, instrument_id: str | None = None, version: str | None = None
+) -> Imported:
+    """A FHIR Questionnaire as a draft definition that would load as a file of its own, or
+    ImportRefused naming each fault (of the mapping, then of the definition it gives)."""
+    if not isinstance(resource, dict):
+        raise ImportRefused([("$", "must be a JSON object (a FHIR Questionnaire)")])
+    imported = import_questionnaire(resource, instrument_id=instrument_id, version=version)
+    try:
+        InstrumentDefinitionSchema().load(imported.definition)
+        parse_instrument(imported.definition)
+    except ValidationError as exc:
+        raise ImportRefused(json_paths(exc.messages)) from None
+    except DefinitionError as exc:
+        raise ImportRefused(exc.faults) from None
+    return imported

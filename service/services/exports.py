@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,8 @@ from service.domain.export import (
     row_values,
     text_positions,
 )
+from service.domain.fhir import FhirBase
+from service.domain.fhir_data import fhir_lines
 from service.domain.instruments import Instrument, version_key
 from service.metrics import count_export
 from service.models import (
@@ -71,7 +73,13 @@ EXPORT_KEY_CACHE = 16_384
 # How many skipped rows a manifest names one by one (all are counted), so that an export
 # whose every row fails (a destroyed KEK) still has a manifest and a log event of fair size.
 SKIPPED_NAMED = 1_000
-FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson; charset=utf-8"}
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "ndjson": "application/x-ndjson; charset=utf-8",
+    # FHIR resources, one a line: each QuestionnaireResponse followed by its scores'
+    # Observations (service/api/fhir.py); rows are counted as responses.
+    "fhir": "application/fhir+ndjson; charset=utf-8",
+}
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,7 @@ class Export:
     rows: int = 0
     skipped_count: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    fhir: FhirBase | None = None  # where the FHIR face lives, for a "fhir" export
 
     def skip(self, response_id: uuid.UUID, error: CryptoError) -> None:
         """Leave a row out: count it and, up to ``SKIPPED_NAMED``, name it and say why."""
@@ -172,9 +181,16 @@ class Export:
 
 
 def begin_export(
-    session: Session, writer: LedgerWriter, principal: Principal, request: ExportRequest
+    session: Session,
+    writer: LedgerWriter,
+    principal: Principal,
+    request: ExportRequest,
+    *,
+    fhir: FhirBase | None = None,
 ) -> Export:
-    """Check the request, record the manifest as started and log the access. Commits."""
+    """Check the request, record the manifest as started and log the access. Commits.
+
+    ``fhir`` is where the FHIR face lives, which a "fhir" export's resources point at."""
     clause = request.consent_clause
     if clause is not None and clause not in consent_form(session).by_id:
         raise InvalidInputError({"consent_clause": ["not a clause of the consent form"]})
@@ -211,7 +227,7 @@ def begin_export(
     session.commit()
     columns = merged_columns(versions, include_free_text=request.include_free_text)
     fixed = fixed_columns(request.pseudonyms, request.submitted_as)
-    return Export(manifest.id, request, versions, fixed, columns)
+    return Export(manifest.id, request, versions, fixed, columns, fhir=fhir)
 
 
 def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iterator[bytes]:
@@ -225,6 +241,7 @@ def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iter
     names = header(export.fixed, export.columns)
     first = csv_line(names) if request.format == "csv" else ""
     yield _count(export, first.encode("utf-8"))
+    render = _fhir_renderer(export) if request.format == "fhir" else None
     vault = Vault(session, keys, cache_size=EXPORT_KEY_CACHE)
     booleans = boolean_positions(export.fixed, export.columns)
     texts = text_positions(export.fixed, export.columns, labels=request.labels)
@@ -250,7 +267,9 @@ def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iter
         export.rows += len(records)
         if records:
             text = (
-                csv_lines(records, booleans, texts)
+                render(records)
+                if render is not None
+                else csv_lines(records, booleans, texts)
                 if request.format == "csv"
                 else ndjson_lines(names, records)
             )
@@ -284,6 +303,17 @@ def _reason(error: CryptoError) -> str:
     return "cannot be decrypted"
 
 
+def _fhir_renderer(export: Export) -> Callable[[list[list[Any]]], str]:
+    """Rows as FHIR NDJSON, each subject named in the system of this kind of export."""
+    if export.fhir is None:
+        raise RuntimeError("a FHIR export needs the FHIR base URL")
+    at, request = export.fhir, export.request
+    subjects = at.pseudonym_system(str(export.id)) if request.per_export else at.study_id_system
+    return fhir_lines(
+        at, export.versions, subject_system=subjects, include_free_text=request.include_free_text
+    )
+
+
 def _record(
     keyring: Keyring, vault: Vault, export: Export, row: Row[Any], secret: bytes
 ) -> list[Any]:
@@ -312,6 +342,8 @@ def _record(
         fixed.append(_iso(row.submitted_at))
     elif submitted == "day":
         fixed.append(row.submitted_at.astimezone(dt.UTC).date().isoformat())
+    if request.format == "fhir":  # the renderer maps the values themselves
+        return [*fixed, answers, scores]
     return fixed + row_values(export.columns, answers, scores, labels=request.labels)
 
 

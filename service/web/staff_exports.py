@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from schemas.exports import CodebookQuerySchema, ExportQuerySchema
 from service.api.access import current_principal, staff_page
-from service.api.exports import codebook_answer, stream_export
+from service.api.exports import codebook_answer, export_from_query
 from service.api.reading import page_query
 from service.db import get_session
 from service.resources import trail_of
@@ -80,7 +80,7 @@ def export_download() -> Response:
         query = ExportQuerySchema().load(asked)
     except ValidationError as exc:
         return _form(asked, flatten_faults(exc.messages))
-    return stream_export(query)
+    return export_from_query(query)
 
 
 @blp.route("/exports/codebook", methods=["GET"])

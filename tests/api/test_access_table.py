@@ -116,6 +116,13 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("POST", "/api/v1/audit/witnesses", "witness", {"auditor"}, 403),
     ("GET", "/api/v1/audit/witnesses", None, {"auditor", "admin"}, 403),
     ("POST", "/api/v1/audit/witnesses/{witness_id}/approve", None, {"admin"}, 403),
+    ("GET", "/fhir/r4/metadata", None, EVERYONE, 0),
+    ("GET", "/fhir/r4/Questionnaire", None, EVERYONE, 0),
+    ("GET", "/fhir/r4/Questionnaire/phq-9", None, EVERYONE, 0),
+    ("GET", "/fhir/r4/Questionnaire/phq-9/_history/1.0.0", None, EVERYONE, 0),
+    ("GET", "/fhir/r4/QuestionnaireResponse/$export?instrument=phq-9", None, {"analyst"}, 403),
+    ("GET", "/fhir/r4/Consent", None, {"auditor"}, 403),
+    ("GET", "/fhir/r4/Consent/consent-log-1", None, {"auditor"}, 403),
     # Participant pages (service/web/): a participant's session cookie or bearer token.
     ("GET", "/p/start", None, EVERYONE, 0),
     ("POST", "/p/start", None, EVERYONE, 0),
@@ -266,7 +273,10 @@ def test_caller_against_endpoint(
         assert response.status_code == 404
     else:
         assert response.status_code == 403
-        assert response.get_json()["type"] == "/api/v1/problems/forbidden"
+        if path.startswith("/fhir/"):  # the FHIR face's errors are OperationOutcomes
+            assert response.get_json()["issue"][0]["code"] == "forbidden"
+        else:
+            assert response.get_json()["type"] == "/api/v1/problems/forbidden"
 
 
 def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
@@ -294,6 +304,8 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<log>": "consent",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",
+        "<resource_id>": "consent-log-1",
+        "/$export": "/$export?instrument=phq-9",
     }
     normalised = set()
     for method, rule in served:

@@ -116,6 +116,14 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
     ("GET", "/api/v1/audit/public-key"): ("auditor", "", None, ("audit.public-key.read",)),
     ("POST", "/api/v1/audit/witnesses"): ("auditor", "", "witness", ("audit.witness.register",)),
     ("GET", "/api/v1/audit/witnesses"): ("auditor", "", None, ("audit.witnesses.read",)),
+    ("GET", "/fhir/r4/QuestionnaireResponse/$export"): (
+        "analyst",
+        "?instrument=phq-9",
+        None,
+        ("export.responses.start", "export.responses"),
+    ),
+    ("GET", "/fhir/r4/Consent"): ("auditor", "", None, ("fhir.consent.search",)),
+    ("GET", "/fhir/r4/Consent/<resource_id>"): ("auditor", "", None, ("fhir.consent.read",)),
     ("POST", "/api/v1/audit/witnesses/<uuid:witness_id>/approve"): (
         "admin",
         "",
@@ -278,6 +286,9 @@ def fill_path(rule: str, client: FlaskClient, staff: Staff) -> str:
         done.get_data()
         rule = rule.replace("<uuid:export_id>", done.headers["X-Export-Id"])
     rule = rule.replace("<log>", "consent")
+    if "<resource_id>" in rule:
+        consented_with_alert(client, staff)  # a consent-log event to read
+        rule = rule.replace("<resource_id>", "consent-log-1")
     assert "<" not in rule, f"no value for a placeholder in {rule}"
     return rule
 

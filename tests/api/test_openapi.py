@@ -43,6 +43,13 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/api/v1/exports/responses",
         "/api/v1/exports/codebook",
         "/api/v1/exports/{export_id}",
+        "/fhir/r4/metadata",
+        "/fhir/r4/Questionnaire",
+        "/fhir/r4/Questionnaire/{instrument_id}",
+        "/fhir/r4/Questionnaire/{instrument_id}/_history/{version}",
+        "/fhir/r4/QuestionnaireResponse/$export",
+        "/fhir/r4/Consent",
+        "/fhir/r4/Consent/{resource_id}",
     } == set(spec["paths"])
 
 

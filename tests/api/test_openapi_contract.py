@@ -85,9 +85,11 @@ def test_every_example_satisfies_its_own_schema(spec: dict[str, Any]) -> None:
 def test_every_problem_status_is_documented_with_the_problem_schema(
     spec: dict[str, Any],
 ) -> None:
-    def schema_of(response: dict[str, Any]) -> Any:
+    def schema_of(response: dict[str, Any], fhir: bool) -> Any:
         if "$ref" in response:
             response = spec["components"]["responses"][response["$ref"].rpartition("/")[2]]
+        if fhir:  # the FHIR face answers errors as OperationOutcome resources
+            return response["content"]["application/fhir+json"]["schema"]
         return response["content"]["application/problem+json"]["schema"]
 
     for path, method, op in operations(spec):
@@ -101,8 +103,11 @@ def test_every_problem_status_is_documented_with_the_problem_schema(
             expected |= {"400", "413", "415"}
         assert expected <= set(responses), f"{method.upper()} {path}"
         for code, response in responses.items():
-            if code.startswith(("4", "5")):
-                assert schema_of(response) == {"$ref": "#/components/schemas/Problem"}
+            if code.startswith(("4", "5")) or code == "default":
+                expected_schema = "OperationOutcome" if path.startswith("/fhir/") else "Problem"
+                assert schema_of(response, path.startswith("/fhir/")) == {
+                    "$ref": f"#/components/schemas/{expected_schema}"
+                }
 
 
 def test_rate_limited_and_retryable_operations_document_429_and_409(spec: dict[str, Any]) -> None:

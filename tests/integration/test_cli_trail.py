@@ -35,6 +35,7 @@ NOT_LOGGED = {
     "db current": "shows a revision: no participant data, no access",
     "keys status": "KEK ids, states and counts of data keys: no participant data, no access",
     "audit checkpoint": "signs the log as it is; logging it would grow the log it signs",
+    "instruments import-fhir": "reads a Questionnaire file, writes a draft file: no data",
     "erasure purge": "finishes erasures the consent log already holds; runs from cron each minute",
     "openapi print": "flask-smorest's: the API description, no data",
     "openapi write": "flask-smorest's: the API description, no data",

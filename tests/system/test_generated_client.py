@@ -26,6 +26,7 @@ CONFIG = f"""package_name_override: {PACKAGE}
 post_hooks: []
 content_type_overrides:
   application/x-pem-file: text/plain
+  application/fhir+ndjson: text/plain
 """
 PHQ9 = {
     "phq9_1": 2,
