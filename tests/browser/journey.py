@@ -12,6 +12,7 @@ under ``build/screenshots/<journey>/`` when it runs at the phone's size.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,10 @@ class Journey:
     _answers: dict[int, Response] = field(default_factory=dict)  # each page's last document
     contexts: list[BrowserContext] = field(default_factory=list)
     _inspector: Page | None = None
+
+    def __post_init__(self) -> None:
+        if self.folder is not None:  # this run's pages only
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     @property
     def folder(self) -> Path | None:
@@ -307,6 +312,24 @@ def check_and_send(journey: Journey, page: Page, label: str) -> None:
     page.get_by_role("button", name="Send my answers").click()
     expect(page.get_by_text("Your answers have been sent").first).to_be_visible()
     journey.look(page, f"{label}-sent")
+
+
+def numbers_to_call(page: Page) -> None:
+    """999, NHS 111 and Samaritans on the page, each a link that dials."""
+    main = page.locator("main")
+    for number, dial in (("999", "tel:999"), ("111", "tel:111"), ("116 123", "tel:116123")):
+        link = main.get_by_role("link", name=number, exact=True).first
+        expect(link).to_have_attribute("href", dial)
+
+
+def get_help(journey: Journey, page: Page) -> None:
+    """ "Get help now" from the header: the numbers to call, each a tap away; then back."""
+    page.get_by_role("link", name="Get help now").first.click()
+    expect(heading(page)).to_have_text("Get help now")
+    numbers_to_call(page)
+    journey.look(page, "help")
+    page.go_back()
+    expect(heading(page)).not_to_have_text("Get help now")
 
 
 def to_questionnaires(page: Page) -> None:

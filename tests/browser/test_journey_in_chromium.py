@@ -32,9 +32,11 @@ from tests.browser.journey import (
     consent,
     first_options,
     first_options_but_item_9,
+    get_help,
     heading,
     leave,
     main_button,
+    numbers_to_call,
     open_link,
     past_welcome,
     sign_in_with_code,
@@ -68,11 +70,10 @@ def whole_journey(journey: Journey, sign_in: SignIn, leaving: str) -> tuple[Enro
     check_and_send(journey, phone, "phq9")
     said = phone.locator("main").inner_text()
     assert said.index("Help is available now") < said.index("Your answers have been sent")
-    for number, dial in (("999", "tel:999"), ("111", "tel:111"), ("116 123", "tel:116123")):
-        link = phone.locator("main").get_by_role("link", name=number, exact=True).first
-        expect(link).to_have_attribute("href", dial)
+    numbers_to_call(phone)
     alerts = site.open_alerts(person.study_id)
     assert [(a["rule"], a["severity"]) for a in alerts] == [("phq9_item9", "urgent")]
+    get_help(journey, phone)
 
     # The GAD-7's first page on this device; the rest another day, on another device.
     to_questionnaires(phone)
