@@ -193,6 +193,11 @@ def headers_are_safe(url: str, headers: dict[str, str]) -> None:
     assert headers.get("referrer-policy") == "no-referrer", url
 
 
+def slug(text: str) -> str:
+    """A heading as part of a file name: "Page 1 of 3" -> "page-1-of-3"."""
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def heading(page: Page) -> Locator:
     return page.get_by_role("heading", level=1)
 
@@ -294,7 +299,7 @@ def answer_pages(
     seen: list[str] = []
     while len(seen) < pages and PAGE_OF.fullmatch(heading(page).inner_text()):
         seen.append(heading(page).inner_text())
-        journey.look(page, f"{label}-{seen[-1].lower().replace(' ', '-')}")
+        journey.look(page, f"{label}-{slug(seen[-1])}")
         for group in page.locator("main").get_by_role("group").all():
             choose(group.locator("legend").inner_text(), group)
         with page.expect_navigation():

@@ -20,6 +20,7 @@ from tests.browser.journey import (
     Site,
     heading,
     open_link,
+    slug,
 )
 from tests.browser.keyboard import Focus, focused, note_looks, tab, tab_to
 
@@ -90,7 +91,7 @@ def test_a_participant_can_take_part_with_the_keyboard_alone(browser: Browser, s
         pages = 0
         while pages < 4 and PAGE_OF.fullmatch(heading(page).inner_text()):
             pages += 1
-            arrive(journey, page, PAGE_OF, f"gad7-page-{pages}")
+            arrive(journey, page, PAGE_OF, f"gad7-{slug(heading(page).inner_text())}")
             answer_with_arrows(page)
             tab_to(page, "Save and continue", role="button")
             follow(page)
