@@ -127,9 +127,12 @@ def start_session() -> Response | str:
         try:
             found = authenticate(get_session(), code)
         except AuthenticationError:
+            # Says why without saying which: the page must not tell whoever holds an old
+            # letter that this person left the study.
             error = (
-                "This access code does not work. It may have been replaced by a newer one: "
-                "ask the study team for a new link"
+                "This access code does not work. A link stops working when the study team "
+                "sends a new one, or when you leave the study and your answers are deleted. "
+                "If you did not leave, ask the study team for a new link"
             )
     if error is not None:
         # The code is never shown again: it may be someone's key.

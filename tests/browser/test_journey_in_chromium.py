@@ -1,135 +1,151 @@
-"""One participant's journey in a real browser: Debian's chromium driven by Playwright, on a
-real gunicorn, at a phone's size. The link signs them in, they consent and answer the PHQ-9
-with item 9 endorsed; axe-core runs on every page; no request goes to another origin; the
-token is in no URL the server saw. Screenshots go to build/screenshots/ (not committed).
+"""A participant's whole journey in a real browser (Debian's chromium driven by Playwright, a
+real gunicorn): enrolled through the API, the link, the consent form refused then signed, the
+PHQ-9 with item 9 endorsed (signposting first, the alert seen by a researcher), the GAD-7 over
+two sittings on two devices, then leaving the study. At a phone's size and a desktop's, and
+again with JavaScript disabled.
 
-Debian's chromium is required (``.ci/run`` installs it when it is missing): a machine without
-it fails here rather than skipping.
+On every page: axe-core finds nothing at any impact, the answer's headers keep scripts to
+this service, out of frames and the Referer empty. After the journey: no request went to
+another origin, and the participant's token is in no request's address and no log line.
+Screenshots of each phone-sized page: build/screenshots/<journey>/ (not committed).
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from service.config import PROJECT_ROOT
-from tests.system.conftest import free_port
-from tests.system.harness import Gunicorn, deploy
+from tests.browser.journey import (
+    DESKTOP,
+    GAD7,
+    HOME,
+    PHONE,
+    PHQ9,
+    SIGN_IN,
+    Enrolled,
+    Journey,
+    Site,
+    answer_pages,
+    check_and_send,
+    consent,
+    first_options,
+    first_options_but_item_9,
+    get_help,
+    heading,
+    leave,
+    main_button,
+    numbers_to_call,
+    open_link,
+    past_welcome,
+    sign_in_with_code,
+    start_questionnaire,
+    to_questionnaires,
+)
 
 pytestmark = pytest.mark.system
 
-SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
+SignIn = Callable[[Journey, Page, Enrolled], None]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gunicorn, str]]:
-    port = free_port()
-    folder = tmp_path_factory.mktemp("browser")
-    deployment = deploy("psam_browser_test", folder, PSAM_PUBLIC_URL=f"http://127.0.0.1:{port}")
-    running = Gunicorn(deployment, port=port, workers=2).start()
-    try:
-        yield running, deployment.researcher
-    finally:
-        running.stop()
+def by_link(journey: Journey, page: Page, person: Enrolled) -> None:
+    open_link(journey, page, person.link)
 
 
-def enrol(server: Gunicorn, researcher: str) -> dict[str, str]:
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request(
-        "POST",
-        "/api/v1/participants",
-        body="{}",
-        headers={"Authorization": f"Bearer {researcher}", "Content-Type": "application/json"},
-    )
-    answer = connection.getresponse()
-    assert answer.status == 201
-    made: dict[str, str] = json.loads(answer.read())
-    return made
+def by_typed_code(journey: Journey, page: Page, person: Enrolled) -> None:
+    sign_in_with_code(journey, page, person.link, person.token)
 
 
-class Journey:
-    def __init__(self, page: Page, name: str):
-        self.page, self.name = page, name
-        self.axe = Axe()
-        self.violations: dict[str, list[str]] = {}
-        self.step = 0
+def whole_journey(journey: Journey, sign_in: SignIn, leaving: str) -> tuple[Enrolled, str]:
+    """Everything a participant does, from the link to leaving; what the last page said."""
+    site = journey.site
+    person = site.enrol()
+    phone = journey.device()
+    sign_in(journey, phone, person)
+    consent(journey, phone, "Sam Participant")
 
-    def look(self, label: str) -> None:
-        """Run axe on the page and keep a screenshot of it."""
-        self.step += 1
-        results = self.axe.run(self.page)
-        found = [v["id"] for v in results.response["violations"]]
-        if found:
-            self.violations[f"{label}: {self.page.url}"] = found
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{self.name}-{self.step:02d}-{label}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+    start_questionnaire(journey, phone, PHQ9, "phq9")
+    assert len(answer_pages(journey, phone, "phq9", first_options_but_item_9)) >= 3
+    check_and_send(journey, phone, "phq9")
+    said = phone.locator("main").inner_text()
+    assert said.index("Help is available now") < said.index("Your answers have been sent")
+    numbers_to_call(phone)
+    alerts = site.open_alerts(person.study_id)
+    assert [(a["rule"], a["severity"]) for a in alerts] == [("phq9_item9", "urgent")]
+    get_help(journey, phone)
+
+    # The GAD-7's first page on this device; the rest another day, on another device.
+    to_questionnaires(phone)
+    start_questionnaire(journey, phone, GAD7, "gad7")
+    assert answer_pages(journey, phone, "gad7", first_options, pages=1) == ["Page 1 of 2"]
+    phone.context.close()
+    other = journey.device()
+    sign_in(journey, other, person)
+    past_welcome(journey, other)
+    expect(heading(other)).to_have_text(HOME)
+    journey.look(other, "questionnaires-second-sitting")
+    expect(other.get_by_role("link", name=f"Carry on with {GAD7}")).to_be_visible()
+    start_questionnaire(journey, other, GAD7, "gad7-resumed")
+    expect(heading(other)).to_have_text("Page 2 of 2")  # the first page with no answer
+    answer_pages(journey, other, "gad7-resumed", first_options)
+    check_and_send(journey, other, "gad7")
+    expect(other.get_by_text("Help is available now")).to_have_count(0)
+
+    to_questionnaires(other)
+    last = leave(journey, other, leaving)
+    if leaving.endswith("delete my answers"):
+        assert "Your link no longer works" in last
+        sign_in_refused(journey, other, person)
+    return person, last
 
 
-def test_a_participant_consents_and_answers_the_phq9_on_a_phone(
-    server: tuple[Gunicorn, str],
+def sign_in_refused(journey: Journey, page: Page, person: Enrolled) -> None:
+    """After erasure the link opens the sign-in page again, which says why it cannot."""
+    page.goto(person.link)
+    expect(heading(page)).to_have_text(SIGN_IN)
+    if not journey.javascript:
+        page.get_by_label("Access code").fill(person.token)
+        main_button(page).click()
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_contain_text("leave the study")
+    journey.look(page, "link-after-erasure")
+
+
+@pytest.mark.parametrize(
+    ("viewport", "name", "leaving"),
+    [
+        (PHONE, "phone", "Stop taking part and delete my answers"),
+        (DESKTOP, "desktop", "Stop taking part"),
+    ],
+    ids=["phone-360x640", "desktop-1280x800"],
+)
+def test_a_participant_takes_part_from_the_link_to_leaving(
+    browser: Browser, site: Site, viewport: dict[str, int], name: str, leaving: str
 ) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed: apt-get install -y chromium"
-    gunicorn, researcher = server
-    made = enrol(gunicorn, researcher)
-    requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium)
-        context = browser.new_context(viewport={"width": 360, "height": 640})
-        page = context.new_page()
-        page.on("request", lambda request: requests.append(request.url))
-        journey = Journey(page, "phone")
-
-        page.goto(made["link"])
-        expect(page.get_by_role("heading", level=1)).to_have_text("Your questionnaires")
-        assert "token" not in page.url
-        journey.look("questionnaires")
-
-        page.get_by_role("link", name="Read and sign the consent form").click()
-        journey.look("consent")
-        page.get_by_role("button", name="Sign the consent form").click()
-        expect(page.get_by_text("There is a problem")).to_be_visible()
-        journey.look("consent-errors")
-        for box in page.get_by_role("checkbox").all():
-            box.check()
-        page.get_by_label("Your full name").fill("Sam Participant")
-        page.get_by_role("button", name="Sign the consent form").click()
-        expect(page.get_by_text("You have signed the consent form")).to_be_visible()
-        journey.look("receipt")
-
-        page.goto(f"{gunicorn.url}/p/questionnaires/baseline/phq-9")
-        journey.look("preamble")
-        page.get_by_role("button", name="Start").click()
-        while page.get_by_role("button", name="Save and continue").count():
-            journey.look("questions")
-            for group in page.get_by_role("group").all():
-                legend = group.locator("legend").inner_text()
-                if legend.startswith("Thoughts that you"):  # item 9: raises the alert
-                    group.get_by_label("Several days", exact=True).check()
-                else:  # the first option ("Not at all" for the nine items)
-                    group.get_by_role("radio").first.check()
-            page.get_by_role("button", name="Save and continue").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers")
-        journey.look("check")
-        page.get_by_role("button", name="Send my answers").click()
-        expect(page.get_by_text("Help is available now")).to_be_visible()
-        journey.look("result")
-
-        page.get_by_role("link", name="Get help now").first.click()
-        expect(page.get_by_role("link", name="116 123")).to_have_attribute("href", "tel:116123")
-        journey.look("help")
-        browser.close()
-
+    journey = Journey(browser, site, name, viewport=viewport)
+    try:
+        person, last = whole_journey(journey, by_link, leaving)
+    finally:
+        journey.close()
     assert journey.violations == {}
-    elsewhere = [url for url in requests if not url.startswith(gunicorn.url)]
-    assert elsewhere == []
-    assert not any(made["token"] in url.split("#")[0] for url in requests)
-    assert Path(SCREENSHOTS).is_dir()
+    assert journey.headers_checked == len(journey.pages) >= 18
+    journey.assert_private(person.token)
+    if leaving == "Stop taking part":
+        assert "The answers you gave stay in the study" in last
+
+
+def test_the_same_journey_works_without_javascript(browser: Browser, site: Site) -> None:
+    journey = Journey(browser, site, "no-javascript", javascript=False)
+    try:
+        person, last = whole_journey(
+            journey, by_typed_code, "Stop taking part and delete my answers"
+        )
+    finally:
+        journey.close()
+    assert "Your answers have been deleted" in last
+    assert journey.violations == {}
+    assert journey.headers_checked == len(journey.pages) >= 18
+    journey.assert_private(person.token)
+    assert journey.folder is not None
+    assert sorted(p.name for p in journey.folder.glob("*.png"))[0] == "01-sign-in.png"

@@ -32,8 +32,8 @@ def deploy(name: str, folder: Path, **settings: str) -> Deployment:
         DATABASE_URL=fresh_database(name, folder),
         PSAM_INSTANCE_DIR=str(folder / f"{name}-instance"),
         PSAM_LOG_LEVEL="WARNING",
-        **settings,
     )
+    env.update(settings)
     for args in (("keys", "init"), ("db", "upgrade"), ("instruments", "sync")):
         done = run_cli(env, *args)
         assert done.returncode == 0, done.stderr
@@ -48,10 +48,17 @@ def deploy(name: str, folder: Path, **settings: str) -> Deployment:
 class Gunicorn:
     """A gunicorn master and its workers on a port of its own."""
 
-    def __init__(self, deployment: Deployment, port: int | None = None, workers: int = 3):
+    def __init__(
+        self,
+        deployment: Deployment,
+        port: int | None = None,
+        workers: int = 3,
+        log: Path | None = None,
+    ):
         self.deployment = deployment
         self.port = port or free_port()
         self.workers = workers
+        self.log = log  # where its access and error logs go (nowhere when None)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,6 +66,7 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Gunicorn:
+        sink = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
@@ -72,9 +80,11 @@ class Gunicorn:
             ],
             cwd=PROJECT_ROOT,
             env=self.deployment.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
+        if self.log is not None:
+            sink.close()  # the child holds its own copy
         wait_until_healthy(self.url, self.proc)
         return self
 

@@ -28,6 +28,18 @@ PARTICIPANT = generate_token(TokenKind.PARTICIPANT)
         (f'json "psam\\u005fp_{PARTICIPANT[7:]}"', PARTICIPANT[7:]),
         ("bearer opaque-credential-of-no-known-shape", "opaque-credential"),
     ],
+    # Named, not numbered by their random tokens: xdist workers must collect the same ids.
+    ids=[
+        "header",
+        "malformed-header",
+        "query-prefix",
+        "query-tail",
+        "bare-prefix",
+        "capitals",
+        "percent-escaped",
+        "json-escaped",
+        "opaque-bearer",
+    ],
 )
 def test_each_token_shape_is_blanked(text: str, secret: str) -> None:
     redacted = redact(text)

@@ -79,10 +79,13 @@ class Page:
         return self._parser.hidden["csrf_token"]
 
     def href(self, link_text: str) -> str:
-        pattern = re.compile(r'<a[^>]*href="([^"]+)"[^>]*>\s*' + re.escape(link_text))
-        found = pattern.search(self.html)
-        assert found, f"no link {link_text!r}"
-        return found.group(1)
+        """Where the link whose text starts with ``link_text`` leads (an action link's
+        text sits in a span beside its icon)."""
+        for found in re.finditer(r'<a[^>]*href="([^"]+)"[^>]*>(.*?)</a>', self.html, re.S):
+            text = " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())
+            if text.startswith(link_text):
+                return found.group(1)
+        raise AssertionError(f"no link {link_text!r}")
 
 
 @pytest.fixture

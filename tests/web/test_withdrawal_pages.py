@@ -90,4 +90,6 @@ def test_erasing_says_why_the_link_no_longer_works_and_the_link_stops(
     assert client.get("/p/", headers=HTML).status_code == 401
     start = read(client, "/p/start")
     refused = client.post("/p/start", data={"csrf_token": start.csrf, "access_code": consented})
-    assert "This access code does not work" in Page(refused.get_data(as_text=True)).text
+    said = Page(refused.get_data(as_text=True)).text
+    assert "This access code does not work" in said
+    assert "when you leave the study and your answers are deleted" in said
