@@ -16,7 +16,18 @@ import io
 import segno
 from flask import current_app
 
-QR_TITLE = "QR code of the study link"
+# 4 px modules with the 4-module quiet zone a phone's camera needs; black on white; no
+# classes, no XML declaration (it is pasted into a letter's template).
+QR_SVG = {
+    "scale": 4,
+    "border": 4,
+    "xmldecl": False,
+    "svgclass": None,
+    "lineclass": None,
+    "dark": "#000",
+    "light": "#fff",
+    "title": "QR code of the study link",
+}
 
 
 def participant_link(token: str) -> str:
@@ -25,21 +36,9 @@ def participant_link(token: str) -> str:
 
 
 def link_qr_svg(link: str) -> str:
-    """The QR code of a link as a standalone SVG document (error correction M, 4 px modules,
-    the 4-module quiet zone a phone's camera needs)."""
+    """The QR code of a link as a standalone SVG document."""
     buffer = io.BytesIO()
-    segno.make(link, error="m", micro=False).save(
-        buffer,
-        kind="svg",
-        scale=4,
-        border=4,
-        xmldecl=False,
-        svgclass=None,
-        lineclass=None,
-        dark="#000",
-        light="#fff",
-        title=QR_TITLE,
-    )
+    segno.make(link, error="m", micro=False).save(buffer, kind="svg", **QR_SVG)
     return buffer.getvalue().decode("utf-8")
 
 

@@ -10,23 +10,14 @@ from collections.abc import Callable
 import segno
 from flask.testing import FlaskClient
 
+from service.web.links import QR_SVG
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _segno_svg(link: str) -> str:
     buffer = io.BytesIO()
-    segno.make(link, error="m", micro=False).save(
-        buffer,
-        kind="svg",
-        scale=4,
-        border=4,
-        xmldecl=False,
-        svgclass=None,
-        lineclass=None,
-        dark="#000",
-        light="#fff",
-        title="QR code of the study link",
-    )
+    segno.make(link, error="m").save(buffer, kind="svg", **QR_SVG)
     return buffer.getvalue().decode("utf-8")
 
 
