@@ -123,6 +123,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("POST", "/p/sign-out", None, EVERYONE, 0),
     ("GET", "/p/assets/init.mjs", None, EVERYONE, 0),
     ("GET", "/p/", None, PARTICIPANTS, 0),
+    ("GET", "/p/welcome", None, PARTICIPANTS, 0),
     ("GET", "/p/consent", None, PARTICIPANTS, 0),
     ("POST", "/p/consent", None, PARTICIPANTS, 0),
     ("GET", "/p/consent/receipt", None, PARTICIPANTS, 0),
