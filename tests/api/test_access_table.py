@@ -127,6 +127,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/consent", None, PARTICIPANTS, 0),
     ("POST", "/p/consent", None, PARTICIPANTS, 0),
     ("GET", "/p/consent/receipt", None, PARTICIPANTS, 0),
+    ("GET", "/p/consent/receipt.pdf", None, PARTICIPANTS, 0),
     ("GET", "/p/questionnaires/baseline/phq-9", None, PARTICIPANTS, 0),
     ("POST", "/p/questionnaires/baseline/phq-9", None, PARTICIPANTS, 0),
     ("GET", "/p/answers/{draft_id}", None, {"owner"}, 404),
