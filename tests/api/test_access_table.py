@@ -133,6 +133,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/answers/{draft_id}", None, {"owner"}, 404),
     ("GET", "/p/answers/{draft_id}/page/1", None, {"owner"}, 404),
     ("POST", "/p/answers/{draft_id}/page/1", None, {"owner"}, 404),
+    ("GET", "/p/answers/{draft_id}/page/1/change", None, {"owner"}, 404),
     ("GET", "/p/answers/{draft_id}/check", None, {"owner"}, 404),
     ("POST", "/p/answers/{draft_id}/check", None, {"owner"}, 404),
     ("GET", "/p/answers/{draft_id}/done", None, {"owner"}, 404),

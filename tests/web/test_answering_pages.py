@@ -135,3 +135,64 @@ def test_an_answer_that_raises_an_alert_shows_the_signposting_first(
     body = result.text.split("Skip to main content", 1)[1]  # after the page's title
     assert body.index("Help is available now") < body.index("Your answers have been sent")
     assert result.href("116 123") == "tel:116123"
+
+
+def fill(client: FlaskClient, read: Callable[..., Page], instrument: str, code: int) -> str:
+    """Answer every question of a questionnaire with one code; the check page's address."""
+    address = begin(client, read, instrument)
+    while "/page/" in address:
+        page = read(client, address)
+        items = re.findall(r'name="item-([a-z0-9]+_\d+)"', page.html)
+        address = answer(client, address, page, dict.fromkeys(items, code))
+    return address
+
+
+def change_link(page: Page, question: str) -> str:
+    """The address of the "Change" link of a question on the check page."""
+    pattern = r'href="([^"]+)"[^>]*>\s*Change\s*<span[^>]*>\s*' + re.escape(question)
+    found = re.search(pattern, page.html)
+    assert found, f"no change link for {question!r}"
+    return found.group(1)
+
+
+def test_a_change_link_leads_to_the_question_and_back_to_the_check_page(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    check_address = fill(client, read, "gad-7", 1)
+    check = read(client, check_address)
+    definition = client.get("/api/v1/instruments/gad-7/versions/1.0.0").get_json()
+    sixth = definition["definition"]["items"][5]
+    link = change_link(check, sixth["text"])
+    address, _, fragment = link.partition("#")
+    assert address.endswith("/page/2/change")
+    assert fragment == "item-gad7_6"
+    page = read(client, address)
+    assert f'id="{fragment}"' in page.html  # the fragment names the question's first input
+    assert "Go back to check your answers" in page.links
+    assert page._parser.hidden["after"] == "check"
+    items = re.findall(r'name="item-(gad7_\d+)"', page.html)
+    data = {"csrf_token": page.csrf, "after": "check"}
+    data |= {f"item-{i}": "3" if i == "gad7_6" else "1" for i in items}
+    saved = client.post(address.removesuffix("/change"), data=data, headers=HTML)
+    assert saved.status_code == 303
+    back = client.get(saved.headers["Location"])
+    assert back.headers["Location"] == check_address
+    again = read(client, check_address)
+    assert "Nearly every day" in again.text
+
+
+def test_a_change_that_brings_in_a_question_asks_it_before_the_check_page(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    check_address = fill(client, read, "gad-7", 0)
+    check = read(client, check_address)
+    assert "Change If you checked off any problems" not in " ".join(check.links)
+    address = change_link(check, "Not being able to stop or control worrying").partition("#")[0]
+    page = read(client, address)
+    items = re.findall(r'name="item-(gad7_\d+)"', page.html)
+    data = {"csrf_token": page.csrf, "after": "check"}
+    data |= {f"item-{i}": "2" if i == "gad7_2" else "0" for i in items}
+    saved = client.post(address.removesuffix("/change"), data=data, headers=HTML)
+    ahead = client.get(saved.headers["Location"]).headers["Location"]
+    assert ahead.endswith("/page/2")
+    assert "If you checked off any problems" in read(client, ahead).text
