@@ -117,19 +117,22 @@ def _render_page(
 ) -> str:
     pages = forms.pages_of(inst, view.answers)
     items = pages[number - 1]
+    shape = forms.layout(inst, view.answers, values, items)
     return render_template(
         "page.html",
         changing=changing,
         view=view,
         inst=inst,
-        items=items,
+        items=shape.shown,
+        hidden=shape.hidden,
+        known=shape.known,
         number=number,
         count=len(pages),
         values=values,
         errors=errors,
         error_list=[
             {"text": errors[forms.field_name(i)], "href": f"#{forms.field_id(i)}"}
-            for i in items
+            for i in shape.shown
             if forms.field_name(i) in errors
         ],
         field_name=forms.field_name,
@@ -172,7 +175,9 @@ def save_page(response_id: uuid.UUID, number: int) -> Response | str:
     if not 1 <= number <= len(pages):
         return _go("web.resume", response_id=response_id)
     changing = request.form.get(CHANGE_FIELD) == "check"
-    read = forms.read_page(pages[number - 1], request.form)
+    items = pages[number - 1]
+    waiting = forms.waiting_items(inst, view.answers, items)
+    read = forms.read_live_page(inst, view.answers, items, waiting, request.form)
     if read.errors:
         shown = {**view.answers, **{k: v for k, v in read.answers.items() if v is not None}}
         return _render_page(view, inst, number, shown, read.errors, changing)

@@ -40,6 +40,92 @@ def pages_of(instrument: Instrument, answers: Mapping[str, Any]) -> list[list[It
     return pages or [[]]
 
 
+def condition_items(cond: Mapping[str, Any] | None) -> set[str]:
+    """The ids of the questions a condition reads."""
+    if cond is None:
+        return set()
+    if "any" in cond or "all" in cond:
+        return set().union(*(condition_items(c) for c in cond.get("any", cond.get("all", []))))
+    return {str(cond["item"])}
+
+
+def waiting_items(
+    instrument: Instrument, answers: Mapping[str, Any], page: Sequence[Item]
+) -> list[Item]:
+    """Questions the answers so far leave out whose condition reads a question on this page.
+    They go on the page hidden, so the page's script can show one as soon as an answer
+    there brings it in; without the script the server brings it in after the save."""
+    on_page = {item.id for item in page}
+    enabled = {item.id for item in enabled_items(instrument, answers)}
+    return [
+        item
+        for item in instrument.items
+        if item.id not in enabled and condition_items(item.enable_when) & on_page
+    ]
+
+
+def known_answers(
+    answers: Mapping[str, Any], shown: Sequence[Item], on_page: Sequence[Item]
+) -> dict[str, Any]:
+    """The saved answers from other pages that the shown questions' conditions read (the
+    page's script needs them to decide as the server does), and no others."""
+    read = set().union(*(condition_items(item.enable_when) for item in shown))
+    here = {item.id for item in on_page}
+    return {k: answers[k] for k in sorted(read - here) if k in answers}
+
+
+@dataclass(frozen=True)
+class Layout:
+    shown: list[Item]  # the page's questions and its waiting ones, in the definition's order
+    hidden: set[str]  # those the values on the page leave out
+    known: dict[str, Any]  # saved answers from other pages that the conditions read
+
+
+def layout(
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    values: Mapping[str, Any],
+    page: Sequence[Item],
+) -> Layout:
+    """What a page shows: its questions, the waiting ones, which of them the values on the
+    page (the saved answers, or what was just posted) leave out, and what the script needs."""
+    on_page = {item.id for item in page} | {
+        item.id for item in waiting_items(instrument, answers, page)
+    }
+    shown = [item for item in instrument.items if item.id in on_page]
+    present = {k: v for k, v in values.items() if v is not None}
+    enabled = {item.id for item in enabled_items(instrument, present)}
+    return Layout(
+        shown,
+        {item.id for item in shown if item.id not in enabled},
+        known_answers(answers, shown, shown),
+    )
+
+
+def read_live_page(
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    page: Sequence[Item],
+    waiting: Sequence[Item],
+    form: MultiDict[str, str],
+) -> PageAnswers:
+    """A posted page, its waiting questions included: a question the page's own answers
+    leave out is neither answered nor in error (its answer, if any, is cleared by
+    ``settle``); one they bring in is read like the others."""
+    read = read_page([*page, *waiting], form)
+    merged = {k: v for k, v in {**answers, **read.answers}.items() if v is not None}
+    enabled = {item.id for item in enabled_items(instrument, merged)}
+    on_page = {item.id for item in page}
+    return PageAnswers(
+        {k: v for k, v in read.answers.items() if k in enabled or k in on_page},
+        {
+            field_name(item): read.errors[field_name(item)]
+            for item in [*page, *waiting]
+            if item.id in enabled and field_name(item) in read.errors
+        },
+    )
+
+
 def first_unanswered_page(pages: Sequence[Sequence[Item]], answers: Mapping[str, Any]) -> int:
     """The number (from 1) of the first page with an unanswered question; past the last page
     when every question is answered."""

@@ -137,13 +137,18 @@ def test_an_answer_that_raises_an_alert_shows_the_signposting_first(
     assert result.href("116 123") == "tel:116123"
 
 
+def questions(page: Page) -> list[str]:
+    """The ids of the questions a page shows (not those waiting hidden for an answer)."""
+    found = re.findall(r'<div class="psam-question" data-item="([^"]+)"([^>]*)>', page.html)
+    return [item for item, rest in found if " hidden" not in rest]
+
+
 def fill(client: FlaskClient, read: Callable[..., Page], instrument: str, code: int) -> str:
     """Answer every question of a questionnaire with one code; the check page's address."""
     address = begin(client, read, instrument)
     while "/page/" in address:
         page = read(client, address)
-        items = re.findall(r'name="item-([a-z0-9]+_\d+)"', page.html)
-        address = answer(client, address, page, dict.fromkeys(items, code))
+        address = answer(client, address, page, dict.fromkeys(questions(page), code))
     return address
 
 
@@ -170,9 +175,8 @@ def test_a_change_link_leads_to_the_question_and_back_to_the_check_page(
     assert f'id="{fragment}"' in page.html  # the fragment names the question's first input
     assert "Go back to check your answers" in page.links
     assert page._parser.hidden["after"] == "check"
-    items = re.findall(r'name="item-(gad7_\d+)"', page.html)
     data = {"csrf_token": page.csrf, "after": "check"}
-    data |= {f"item-{i}": "3" if i == "gad7_6" else "1" for i in items}
+    data |= {f"item-{i}": "3" if i == "gad7_6" else "1" for i in questions(page)}
     saved = client.post(address.removesuffix("/change"), data=data, headers=HTML)
     assert saved.status_code == 303
     back = client.get(saved.headers["Location"])
@@ -189,10 +193,61 @@ def test_a_change_that_brings_in_a_question_asks_it_before_the_check_page(
     assert "Change If you checked off any problems" not in " ".join(check.links)
     address = change_link(check, "Not being able to stop or control worrying").partition("#")[0]
     page = read(client, address)
-    items = re.findall(r'name="item-(gad7_\d+)"', page.html)
     data = {"csrf_token": page.csrf, "after": "check"}
-    data |= {f"item-{i}": "2" if i == "gad7_2" else "0" for i in items}
+    data |= {f"item-{i}": "2" if i == "gad7_2" else "0" for i in questions(page)}
     saved = client.post(address.removesuffix("/change"), data=data, headers=HTML)
     ahead = client.get(saved.headers["Location"]).headers["Location"]
     assert ahead.endswith("/page/2")
     assert "If you checked off any problems" in read(client, ahead).text
+
+
+def test_a_question_an_answer_on_the_page_may_bring_in_waits_hidden_on_that_page(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "about-you")
+    page = read(client, address)
+    waiting = re.search(r'<div class="psam-question" data-item="ay_role_other"[^>]*>', page.html)
+    assert waiting, "the question about another role is on the page"
+    assert " hidden" in waiting.group(0)
+    assert 'data-enable-when=\'{"item": "ay_role", "op": "==", "value": 3}\'' in (waiting.group(0))
+    shown = re.search(r'<div class="psam-question" data-item="ay_role"[^>]*>', page.html)
+    assert shown and " hidden" not in shown.group(0)
+    assert "/p/assets/live.mjs" in page.html
+
+
+def test_without_the_script_the_server_brings_the_question_in_after_the_save(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "about-you")
+    page = read(client, address)
+    data = {
+        "csrf_token": page.csrf,
+        "item-ay_role": "3",
+        "item-ay_age_band": "1",
+        "item-ay_months_since": "2",
+    }
+    saved = client.post(address, data=data, headers=HTML)
+    assert saved.status_code == 303
+    again = read(client, address)
+    shown = re.search(r'<div class="psam-question" data-item="ay_role_other"[^>]*>', again.html)
+    assert shown and " hidden" not in shown.group(0)
+
+
+def test_an_answer_given_to_a_question_the_page_leaves_out_is_not_kept(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "about-you")
+    page = read(client, address)
+    data = {
+        "csrf_token": page.csrf,
+        "item-ay_role": "1",
+        "item-ay_role_other": "a description",
+        "item-ay_age_band": "1",
+        "item-ay_months_since": "2",
+    }
+    assert client.post(address, data=data, headers=HTML).status_code == 303
+    response_id = address.split("/")[3]
+    own = {"Authorization": f"Bearer {consented}"}
+    draft = client.get(f"/api/v1/me/responses/{response_id}", headers=own).get_json()
+    assert draft["answers"]["ay_role"] == 1
+    assert "ay_role_other" not in draft["answers"]
