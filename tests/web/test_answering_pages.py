@@ -215,19 +215,22 @@ def test_a_question_an_answer_on_the_page_may_bring_in_waits_hidden_on_that_page
     assert "/p/assets/live.mjs" in page.html
 
 
+def save_about_you_first_page(
+    client: FlaskClient, read: Callable[..., Page], **answers: str
+) -> str:
+    """Save the first page of the about-you questionnaire with these answers; its address."""
+    address = begin(client, read, "about-you")
+    page = read(client, address)
+    data = {"item-ay_age_band": "1", "item-ay_months_since": "2", **answers}
+    data = {"csrf_token": page.csrf, **{f"item-{k}": v for k, v in data.items()}}
+    assert client.post(address, data=data, headers=HTML).status_code == 303
+    return address
+
+
 def test_without_the_script_the_server_brings_the_question_in_after_the_save(
     client: FlaskClient, consented: str, read: Callable[..., Page]
 ) -> None:
-    address = begin(client, read, "about-you")
-    page = read(client, address)
-    data = {
-        "csrf_token": page.csrf,
-        "item-ay_role": "3",
-        "item-ay_age_band": "1",
-        "item-ay_months_since": "2",
-    }
-    saved = client.post(address, data=data, headers=HTML)
-    assert saved.status_code == 303
+    address = save_about_you_first_page(client, read, ay_role="3")
     again = read(client, address)
     shown = re.search(r'<div class="psam-question" data-item="ay_role_other"[^>]*>', again.html)
     assert shown and " hidden" not in shown.group(0)
@@ -236,16 +239,7 @@ def test_without_the_script_the_server_brings_the_question_in_after_the_save(
 def test_an_answer_given_to_a_question_the_page_leaves_out_is_not_kept(
     client: FlaskClient, consented: str, read: Callable[..., Page]
 ) -> None:
-    address = begin(client, read, "about-you")
-    page = read(client, address)
-    data = {
-        "csrf_token": page.csrf,
-        "item-ay_role": "1",
-        "item-ay_role_other": "a description",
-        "item-ay_age_band": "1",
-        "item-ay_months_since": "2",
-    }
-    assert client.post(address, data=data, headers=HTML).status_code == 303
+    address = save_about_you_first_page(client, read, ay_role="1", ay_role_other="a description")
     response_id = address.split("/")[3]
     own = {"Authorization": f"Bearer {consented}"}
     draft = client.get(f"/api/v1/me/responses/{response_id}", headers=own).get_json()
