@@ -221,7 +221,7 @@ def save_about_you_first_page(
     """Save the first page of the about-you questionnaire with these answers; its address."""
     address = begin(client, read, "about-you")
     page = read(client, address)
-    data = {"item-ay_age_band": "1", "item-ay_months_since": "2", **answers}
+    data = {"ay_age_band": "1", "ay_months_since": "2", **answers}
     data = {"csrf_token": page.csrf, **{f"item-{k}": v for k, v in data.items()}}
     assert client.post(address, data=data, headers=HTML).status_code == 303
     return address
