@@ -21,6 +21,8 @@ from service.web.participant import SERVICE_NAME, blp
 from service.web.receipt_pdf import receipt_pdf
 
 NEED_TO_AGREE = "You need to agree to this to take part"
+# The checkboxes' own message when several needed boxes are blank (the summary names each).
+SEVERAL_MISSING = "Tick each box that says you need to agree to it to take part"
 # What each clause is about, in a few words, for the error messages ("Tick the box to agree
 # to ..."). The published form cannot change (its hash is signed), so the short names live
 # here; a clause without one is named by its number.
@@ -59,6 +61,7 @@ def _page(errors: dict[str, str], ticked: set[str], name: str, status: int = 200
         ticked=ticked,
         typed_name=name,
         need_to_agree=NEED_TO_AGREE,
+        several_missing=SEVERAL_MISSING,
     )
     return Response(page, status=status, mimetype="text/html")
 

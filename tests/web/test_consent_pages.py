@@ -57,6 +57,7 @@ def test_signing_without_the_needed_clauses_or_a_name_names_each_fault(
     assert len(ticks) == sum(c["required"] for c in form["clauses"])
     for clause in form["clauses"]:  # short: no clause's whole text in an error
         assert not any(clause["text"] in link for link in errors.links)
+    assert "Error: Tick each box that says you need to agree to it to take part" in errors.text
     assert client.get("/api/v1/me").status_code == 401  # the cookie opens pages, not the API
     assert read(client, "/p/").links.count("Read and sign the consent form") == 1
 
@@ -159,3 +160,19 @@ def test_without_a_signed_form_there_is_no_receipt_to_download(
     answer = signed_in.get("/p/consent/receipt.pdf", headers=HTML)
     assert answer.status_code == 404
     assert answer.mimetype == "text/html"
+
+
+def test_one_needed_box_left_blank_is_named_by_its_short_name_beside_the_boxes(
+    client: FlaskClient, signed_in: FlaskClient, read: Callable[..., Page]
+) -> None:
+    form = client.get("/api/v1/consent/form").get_json()
+    page = read(client, "/p/consent")
+    data = {
+        **form_fields(client, page),
+        "clauses": [c["id"] for c in form["clauses"] if c["id"] != "c_take_part"],
+        "typed_name": "Sam Participant",
+    }
+    errors = Page(client.post("/p/consent", data=data, headers=HTML).get_data(as_text=True))
+    assert errors.href("Tick the box to agree to taking part in the study") == "#clauses-4"
+    assert "Error: Tick the box to agree to taking part in the study" in errors.text
+    assert "Tick each box" not in errors.text
