@@ -46,6 +46,13 @@ class EnrolmentSchema(Schema):
             "the token in its fragment; shown once, never again"
         },
     )
+    link_qr_svg = fields.String(
+        required=True,
+        metadata={
+            "description": "The QR code of the link, a standalone SVG document for a letter; "
+            "shown once, never again"
+        },
+    )
     enrolled_at = UtcDateTime(required=True)
 
 

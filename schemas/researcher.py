@@ -57,3 +57,10 @@ class NewTokenSchema(Schema):
         required=True,
         metadata={"description": "The participant's new link, with the token in its fragment"},
     )
+    link_qr_svg = fields.String(
+        required=True,
+        metadata={
+            "description": "The QR code of the link, a standalone SVG document for a letter; "
+            "shown once, never again"
+        },
+    )

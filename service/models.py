@@ -133,6 +133,9 @@ class ParticipantToken(Base):
     hint: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[UtcTimestamp]
     revoked_at: Mapped[dt.datetime | None]
+    # Web sessions made from this token carry the epoch they began in; signing out (or a
+    # revocation) moves it on, so a copied session cookie stops working everywhere.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LedgerEntryMixin:

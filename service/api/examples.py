@@ -18,6 +18,10 @@ UUID_2 = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
 # Tokens as a client sees them, shortened (an example must never hold a working one).
 PARTICIPANT_CREDENTIAL = "psam_p_..."
 PARTICIPANT_LINK = "https://study.example.org/p/start#token=psam_p_..."
+PARTICIPANT_LINK_QR = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="196" height="196">'
+    "<title>QR code of the study link</title><path ... /></svg>"
+)
 STAFF_CREDENTIAL = "psam_s_..."
 WHEN = "2026-11-25T10:00:00Z"
 LATER = "2026-11-25T10:12:31Z"
@@ -205,9 +209,15 @@ EXAMPLES: dict[str, Any] = {
         "study_id": STUDY_ID,
         "token": PARTICIPANT_CREDENTIAL,
         "link": PARTICIPANT_LINK,
+        "link_qr_svg": PARTICIPANT_LINK_QR,
         "enrolled_at": WHEN,
     },
-    "NewToken": {"study_id": STUDY_ID, "token": PARTICIPANT_CREDENTIAL, "link": PARTICIPANT_LINK},
+    "NewToken": {
+        "study_id": STUDY_ID,
+        "token": PARTICIPANT_CREDENTIAL,
+        "link": PARTICIPANT_LINK,
+        "link_qr_svg": PARTICIPANT_LINK_QR,
+    },
     "ParticipantPage": {"participants": [_PARTICIPANT], "next_after": None},
     "ParticipantDetail": {
         **_PARTICIPANT,

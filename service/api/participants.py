@@ -35,7 +35,7 @@ from service.services import ratelimit, researcher
 from service.services.consent import Receipt, withdraw
 from service.services.participants import Enrolment, enrol_by_researcher
 from service.services.ratelimit import Limit
-from service.web.links import participant_link
+from service.web.links import link_fields
 
 STUDY_ID_PARAMETER = {
     "in": "path",
@@ -68,7 +68,7 @@ def enrol(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_link(enrolment: Enrolment) -> dict[str, Any]:
-    return {**asdict(enrolment), "link": participant_link(enrolment.token)}
+    return {**asdict(enrolment), **link_fields(enrolment.token)}
 
 
 @blp.route(
@@ -141,7 +141,7 @@ def reissue_token(study_id: str) -> dict[str, Any]:
     sid, token = researcher.reissue_token(
         session, ledger_writer(session), current_principal(), study_id_from_path(study_id)
     )
-    return {"study_id": sid, "token": token, "link": participant_link(token)}
+    return {"study_id": sid, "token": token, **link_fields(token)}
 
 
 @blp.route("/enrolments", methods=["POST"])

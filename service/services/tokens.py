@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -194,21 +194,44 @@ def _authenticate_participant(session: Session, digest: str) -> Principal:
     )
 
 
-def participant_by_token_id(session: Session, token_id: uuid.UUID) -> Principal:
-    """The participant a live token stands for, found by the token's id (a web session
-    holds the id, never the token), or AuthenticationError once it is revoked."""
+def participant_by_token_id(session: Session, token_id: uuid.UUID, epoch: int) -> Principal:
+    """The participant a live web session stands for, found by the token's id (a session
+    holds the id, never the token) and the epoch the session began in; AuthenticationError
+    once the token is revoked or its sessions were ended (a sign-out)."""
     row = session.get(ParticipantToken, token_id)
     if row is None:
         raise AuthenticationError("The token is not recognised.")
     if row.revoked_at is not None:
         raise AuthenticationError("The token has been replaced or revoked.")
+    if row.session_epoch != epoch:
+        raise AuthenticationError("The session has ended.")
     return Principal(
         TokenKind.PARTICIPANT, row.id, "participant", frozenset({PARTICIPANT_ROLE}), row.study_id
     )
 
 
+def session_epoch(session: Session, token_id: uuid.UUID) -> int:
+    """The epoch a web session made from this token now begins in."""
+    row = session.get(ParticipantToken, token_id)
+    if row is None:
+        raise AuthenticationError("The token is not recognised.")
+    return row.session_epoch
+
+
+def end_web_sessions(session: Session, token_id: uuid.UUID) -> None:
+    """Sign-out: every web session made from this token so far stops working. Commits."""
+    # One UPDATE, so that two sign-outs at once both move the epoch on.
+    session.execute(
+        update(ParticipantToken)
+        .where(ParticipantToken.id == token_id)
+        .values(session_epoch=ParticipantToken.session_epoch + 1)
+    )
+    session.commit()
+
+
 def revoke_participant_tokens(session: Session, study_id: str) -> None:
-    """Revoke every live token of a participant (the caller commits)."""
+    """Revoke every live token of a participant, and end its web sessions (the caller
+    commits)."""
     now = utcnow()
     for old in session.scalars(
         select(ParticipantToken).where(
@@ -216,6 +239,7 @@ def revoke_participant_tokens(session: Session, study_id: str) -> None:
         )
     ):
         old.revoked_at = now
+        old.session_epoch += 1
 
 
 def issue_participant_token(session: Session, study_id: str) -> str:

@@ -23,6 +23,7 @@ from service.services.context import participant_context
 from service.web import forms
 from service.web.participant import blp
 
+CHANGE_FIELD = "after"  # "check" on a page opened from the check page
 TIMEPOINTS = {"baseline": "Now", "month-3": "After 3 months", "month-6": "After 6 months"}
 
 
@@ -112,33 +113,56 @@ def _render_page(
     number: int,
     values: dict[str, Any],
     errors: dict[str, str],
+    changing: bool = False,
 ) -> str:
     pages = forms.pages_of(inst, view.answers)
     items = pages[number - 1]
+    shape = forms.layout(inst, view.answers, values, items)
     return render_template(
         "page.html",
+        changing=changing,
         view=view,
         inst=inst,
-        items=items,
+        items=shape.shown,
+        hidden=shape.hidden,
+        known=shape.known,
         number=number,
         count=len(pages),
         values=values,
         errors=errors,
-        error_list=[{"text": text, "href": f"#{name}"} for name, text in errors.items()],
+        error_list=[
+            {"text": errors[forms.field_name(i)], "href": f"#{forms.field_id(i)}"}
+            for i in shape.shown
+            if forms.field_name(i) in errors
+        ],
         field_name=forms.field_name,
+        date_inputs=forms.date_inputs,
+        typed=request.form if errors else None,
+        change_field=CHANGE_FIELD,
     )
 
 
 @blp.route("/answers/<uuid:response_id>/page/<int:number>", methods=["GET"])
 @participant_page
 def page(response_id: uuid.UUID, number: int) -> Response | str:
+    return _show_page(response_id, number, changing=False)
+
+
+@blp.route("/answers/<uuid:response_id>/page/<int:number>/change", methods=["GET"])
+@participant_page
+def change_page(response_id: uuid.UUID, number: int) -> Response | str:
+    """A page opened from "Check your answers": saving it goes back to the check page."""
+    return _show_page(response_id, number, changing=True)
+
+
+def _show_page(response_id: uuid.UUID, number: int, *, changing: bool) -> Response | str:
     view, inst = _response(response_id)
     if view.status == "submitted":
         return _go("web.done", response_id=response_id)
     pages = forms.pages_of(inst, view.answers)
     if not 1 <= number <= len(pages):
         return _go("web.resume", response_id=response_id)
-    return _render_page(view, inst, number, view.answers, {})
+    return _render_page(view, inst, number, view.answers, {}, changing)
 
 
 @blp.route("/answers/<uuid:response_id>/page/<int:number>", methods=["POST"])
@@ -150,10 +174,13 @@ def save_page(response_id: uuid.UUID, number: int) -> Response | str:
     pages = forms.pages_of(inst, view.answers)
     if not 1 <= number <= len(pages):
         return _go("web.resume", response_id=response_id)
-    read = forms.read_page(pages[number - 1], request.form)
+    changing = request.form.get(CHANGE_FIELD) == "check"
+    items = pages[number - 1]
+    waiting = forms.waiting_items(inst, view.answers, items)
+    read = forms.read_live_page(inst, view.answers, items, waiting, request.form)
     if read.errors:
         shown = {**view.answers, **{k: v for k, v in read.answers.items() if v is not None}}
-        return _render_page(view, inst, number, shown, read.errors)
+        return _render_page(view, inst, number, shown, read.errors, changing)
     patch = forms.settle(inst, view.answers, read.answers)
     session = get_session()
     try:
@@ -162,6 +189,8 @@ def save_page(response_id: uuid.UUID, number: int) -> Response | str:
         session.rollback()
         return _go("web.resume", response_id=response_id)
     pages = forms.pages_of(inst, saved.answers)
+    if changing:  # back to the check page, unless the change brought in a new question
+        return _go("web.resume", response_id=response_id)
     if number < len(pages):
         return _go("web.page", response_id=response_id, number=number + 1)
     # An answer may have brought in a question on this page or an earlier one.
@@ -183,7 +212,12 @@ def check(response_id: uuid.UUID) -> Response | str:
             "actions": {
                 "items": [
                     {
-                        "href": url_for("web.page", response_id=response_id, number=number),
+                        "href": url_for(
+                            "web.change_page",
+                            response_id=response_id,
+                            number=number,
+                            _anchor=forms.field_id(item),
+                        ),
                         "text": "Change",
                         "visuallyHiddenText": item.text,
                     }

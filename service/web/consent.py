@@ -6,6 +6,7 @@ reports come back in the error summary, in plain words, linked to the field.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Response, current_app, redirect, render_template, request, url_for
@@ -14,11 +15,31 @@ from service.api.access import current_principal, participant_page
 from service.db import get_session
 from service.domain.errors import InvalidInputError, NotFoundError
 from service.resources import get_keys, ledger_writer
-from service.services.consent import history, sign_consent
+from service.services.consent import Receipt, history, sign_consent
 from service.services.context import participant_context
-from service.web.participant import blp
+from service.web.participant import SERVICE_NAME, blp
+from service.web.receipt_pdf import receipt_pdf
 
 NEED_TO_AGREE = "You need to agree to this to take part"
+# The checkboxes' own message when several needed boxes are blank (the summary names each).
+SEVERAL_MISSING = "Tick each box that says you need to agree to it to take part"
+# What each clause is about, in a few words, for the error messages ("Tick the box to agree
+# to ..."). The published form cannot change (its hash is signed), so the short names live
+# here; a clause without one is named by its number.
+CLAUSE_NAMES = {
+    "c_information_sheet": "having read the information sheet",
+    "c_voluntary": "taking part of your own free will",
+    "c_audit": "the study's records being checked",
+    "c_take_part": "taking part in the study",
+    "c_contact_interview": "being contacted about an interview",
+    "c_audio_recording": "your interview being recorded",
+    "c_future_research": "your data being used in future research",
+}
+
+
+def clause_name(clause_id: str, number: int) -> str:
+    """A clause's short name, or "statement N" for a clause this page has no name for."""
+    return CLAUSE_NAMES.get(clause_id, f"statement {number}")
 
 
 def _study_id() -> str:
@@ -36,10 +57,11 @@ def _page(errors: dict[str, str], ticked: set[str], name: str, status: int = 200
         form=form,
         errors=errors,
         error_list=error_list,
-        clause_error=". ".join(v for k, v in errors.items() if k.startswith("#clauses")),
+        clause_errors=[v for k, v in errors.items() if k.startswith("#clauses")],
         ticked=ticked,
         typed_name=name,
         need_to_agree=NEED_TO_AGREE,
+        several_missing=SEVERAL_MISSING,
     )
     return Response(page, status=status, mimetype="text/html")
 
@@ -87,7 +109,7 @@ def _plain_errors(faults: dict[str, list[str]], items: Any) -> dict[str, str]:
     for number, item in enumerate(items, start=1):
         if f"clauses.{item.id}" in faults:
             anchor = "#clauses" if number == 1 else f"#clauses-{number}"
-            errors[anchor] = f"Tick “{item.text}” to take part: {NEED_TO_AGREE.lower()}"
+            errors[anchor] = f"Tick the box to agree to {clause_name(item.id, number)}"
     if "typed_name" in faults:
         errors["#typed-name"] = (
             "Type your full name to sign"
@@ -97,13 +119,46 @@ def _plain_errors(faults: dict[str, list[str]], items: Any) -> dict[str, str]:
     return errors
 
 
+def _last_consent() -> Receipt:
+    receipts = [r for r in history(get_session(), _study_id()) if r.type == "consent"]
+    if not receipts:
+        raise NotFoundError("You have not signed the consent form yet.")
+    return receipts[-1]
+
+
+def _clause_texts() -> dict[str, str]:
+    form = participant_context(get_session(), _study_id()).catalogue.consent_form
+    return {item.id: item.text for item in form.items}
+
+
+def signed_at(recorded_at: str) -> str:
+    """A log time (ISO 8601, UTC) as a person reads it: "26 November 2026 at 17:05 (UTC)"."""
+    when = dt.datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
+    return when.strftime("%-d %B %Y at %H:%M (UTC)")
+
+
 @blp.route("/consent/receipt", methods=["GET"])
 @participant_page
 def consent_receipt() -> str:
     """What the participant signed, and where it sits in the consent log."""
-    receipts = [r for r in history(get_session(), _study_id()) if r.type == "consent"]
-    if not receipts:
-        raise NotFoundError("You have not signed the consent form yet.")
-    form = participant_context(get_session(), _study_id()).catalogue.consent_form
-    texts = {item.id: item.text for item in form.items}
-    return render_template("consent_receipt.html", receipt=receipts[-1], texts=texts)
+    receipt = _last_consent()
+    return render_template(
+        "consent_receipt.html",
+        receipt=receipt,
+        texts=_clause_texts(),
+        signed_at=signed_at(receipt.recorded_at),
+    )
+
+
+@blp.route("/consent/receipt.pdf", methods=["GET"])
+@participant_page
+def consent_receipt_pdf() -> Response:
+    """The receipt as a PDF to keep; never stored by a browser's cache or a proxy."""
+    receipt = _last_consent()
+    body = receipt_pdf(receipt, _clause_texts(), signed_at(receipt.recorded_at), SERVICE_NAME)
+    answer = Response(body, mimetype="application/pdf")
+    answer.headers["Content-Disposition"] = (
+        f'attachment; filename="consent-receipt-{receipt.seq}.pdf"'
+    )
+    answer.headers["Cache-Control"] = "no-store"
+    return answer

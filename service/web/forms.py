@@ -8,6 +8,7 @@ must fix before going on.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,8 +21,16 @@ from service.domain.instruments import Instrument, Item, enabled_items, value_fa
 PER_PAGE = 4
 
 
+DATE_PARTS = ("day", "month", "year")
+
+
 def field_name(item: Item) -> str:
     return f"item-{item.id}"
+
+
+def field_id(item: Item) -> str:
+    """The id of a question's first input: where an error or a "Change" link leads."""
+    return f"{field_name(item)}-day" if item.type == "date" else field_name(item)
 
 
 def pages_of(instrument: Instrument, answers: Mapping[str, Any]) -> list[list[Item]]:
@@ -29,6 +38,92 @@ def pages_of(instrument: Instrument, answers: Mapping[str, Any]) -> list[list[It
     items = enabled_items(instrument, answers)
     pages = [items[i : i + PER_PAGE] for i in range(0, len(items), PER_PAGE)]
     return pages or [[]]
+
+
+def condition_items(cond: Mapping[str, Any] | None) -> set[str]:
+    """The ids of the questions a condition reads."""
+    if cond is None:
+        return set()
+    if "any" in cond or "all" in cond:
+        return set().union(*(condition_items(c) for c in cond.get("any", cond.get("all", []))))
+    return {str(cond["item"])}
+
+
+def waiting_items(
+    instrument: Instrument, answers: Mapping[str, Any], page: Sequence[Item]
+) -> list[Item]:
+    """Questions the answers so far leave out whose condition reads a question on this page.
+    They go on the page hidden, so the page's script can show one as soon as an answer
+    there brings it in; without the script the server brings it in after the save."""
+    on_page = {item.id for item in page}
+    enabled = {item.id for item in enabled_items(instrument, answers)}
+    return [
+        item
+        for item in instrument.items
+        if item.id not in enabled and condition_items(item.enable_when) & on_page
+    ]
+
+
+def known_answers(
+    answers: Mapping[str, Any], shown: Sequence[Item], on_page: Sequence[Item]
+) -> dict[str, Any]:
+    """The saved answers from other pages that the shown questions' conditions read (the
+    page's script needs them to decide as the server does), and no others."""
+    read = set().union(*(condition_items(item.enable_when) for item in shown))
+    here = {item.id for item in on_page}
+    return {k: answers[k] for k in sorted(read - here) if k in answers}
+
+
+@dataclass(frozen=True)
+class Layout:
+    shown: list[Item]  # the page's questions and its waiting ones, in the definition's order
+    hidden: set[str]  # those the values on the page leave out
+    known: dict[str, Any]  # saved answers from other pages that the conditions read
+
+
+def layout(
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    values: Mapping[str, Any],
+    page: Sequence[Item],
+) -> Layout:
+    """What a page shows: its questions, the waiting ones, which of them the values on the
+    page (the saved answers, or what was just posted) leave out, and what the script needs."""
+    on_page = {item.id for item in page} | {
+        item.id for item in waiting_items(instrument, answers, page)
+    }
+    shown = [item for item in instrument.items if item.id in on_page]
+    present = {k: v for k, v in values.items() if v is not None}
+    enabled = {item.id for item in enabled_items(instrument, present)}
+    return Layout(
+        shown,
+        {item.id for item in shown if item.id not in enabled},
+        known_answers(answers, shown, shown),
+    )
+
+
+def read_live_page(
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    page: Sequence[Item],
+    waiting: Sequence[Item],
+    form: MultiDict[str, str],
+) -> PageAnswers:
+    """A posted page, its waiting questions included: a question the page's own answers
+    leave out is neither answered nor in error (its answer, if any, is cleared by
+    ``settle``); one they bring in is read like the others."""
+    read = read_page([*page, *waiting], form)
+    merged = {k: v for k, v in {**answers, **read.answers}.items() if v is not None}
+    enabled = {item.id for item in enabled_items(instrument, merged)}
+    on_page = {item.id for item in page}
+    return PageAnswers(
+        {k: v for k, v in read.answers.items() if k in enabled or k in on_page},
+        {
+            field_name(item): read.errors[field_name(item)]
+            for item in [*page, *waiting]
+            if item.id in enabled and field_name(item) in read.errors
+        },
+    )
 
 
 def first_unanswered_page(pages: Sequence[Sequence[Item]], answers: Mapping[str, Any]) -> int:
@@ -73,6 +168,8 @@ def _read(item: Item, form: MultiDict[str, str]) -> tuple[Any, str | None]:
         except ValueError:
             return None, "Choose from the options given"
         return (codes or None), None
+    if item.type == "date":
+        return read_date({part: form.get(f"{name}-{part}", "") for part in DATE_PARTS})
     text = form.get(name, "").strip()
     if not text:
         return None, None
@@ -93,7 +190,61 @@ def _read(item: Item, form: MultiDict[str, str]) -> tuple[Any, str | None]:
         if text not in ("yes", "no"):
             return None, "Choose yes or no"
         return text == "yes", None
-    return text, None  # text and date (checked by the domain)
+    return text, None  # text (checked by the domain)
+
+
+def read_date(parts: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """A date typed as day, month and year: its ISO form, or the NHS message for what is
+    wrong (nothing typed is no answer, not a fault)."""
+    typed = {part: parts.get(part, "").strip() for part in DATE_PARTS}
+    if not any(typed.values()):
+        return None, None
+    missing = [part for part in DATE_PARTS if not typed[part]]
+    if missing:
+        return None, "Date must include a " + " and ".join(missing)
+    if not all(value.isdigit() for value in typed.values()):
+        return None, "Date must be a real date"
+    if len(typed["year"]) != 4:
+        return None, "Year must include 4 numbers"
+    try:
+        day = dt.date(int(typed["year"]), int(typed["month"]), int(typed["day"]))
+    except ValueError:
+        return None, "Date must be a real date"
+    return day.isoformat(), None
+
+
+def date_inputs(
+    item: Item, value: Any, form: Mapping[str, str] | None, error: str | None
+) -> list[dict[str, Any]]:
+    """The day, month and year inputs of a date question (nhsuk date-input's items): what
+    the person typed when the page comes back with an error, else the saved answer."""
+    name = field_name(item)
+    if form is not None and error is not None:
+        typed = {part: form.get(f"{name}-{part}", "") for part in DATE_PARTS}
+    elif isinstance(value, str) and value:
+        year, month, day = value.split("-")
+        typed = {"day": day.lstrip("0"), "month": month.lstrip("0"), "year": year}
+    else:
+        typed = dict.fromkeys(DATE_PARTS, "")
+    # NHS pattern: only the parts that are missing are marked, or all when the date is wrong.
+    blank = [part for part in DATE_PARTS if not typed[part].strip()]
+    if error is None:
+        marked: set[str] = set()
+    elif error.startswith("Year"):
+        marked = {"year"}
+    else:
+        marked = set(blank if 0 < len(blank) < len(DATE_PARTS) else DATE_PARTS)
+    return [
+        {
+            "id": f"{name}-{part}",
+            "name": f"{name}-{part}",
+            "label": {"text": part.capitalize()},
+            "value": typed[part],
+            "width": 4 if part == "year" else 2,
+            "classes": "nhsuk-input--error" if part in marked else "",
+        }
+        for part in DATE_PARTS
+    ]
 
 
 def _missing(item: Item) -> str:
@@ -101,6 +252,8 @@ def _missing(item: Item) -> str:
         return "Choose one answer"
     if item.type == "multi_choice":
         return "Choose at least one answer"
+    if item.type == "date":
+        return "Enter a date"
     return "Answer this question"
 
 
@@ -109,7 +262,7 @@ def _plain(item: Item, fault: str) -> str:
     if item.type in ("integer", "decimal"):
         return f"Enter a number that {fault.removeprefix('must ')}"
     if item.type == "date":
-        return "Enter a real date, like 2025-03-14"
+        return "Date must be a real date"
     if item.type == "text" and "characters" in fault:
         return f"Your answer is too long: it {fault}"
     return "Choose from the options given"
@@ -128,6 +281,11 @@ def display(item: Item, value: Any) -> str:
         return "Yes" if value else "No"
     if item.type == "decimal" and isinstance(value, float):
         return f"{value:g}"
+    if item.type == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).strftime("%-d %B %Y")
+        except ValueError:
+            return value
     return str(value)
 
 

@@ -17,6 +17,7 @@ from werkzeug.security import safe_join
 
 from service.api.access import current_principal, participant_page, public
 from service.db import get_session
+from service.domain.consent import NEEDS_RECONSENT, NOT_CONSENTED
 from service.domain.errors import NotFoundError
 from service.domain.tasks import IN_PROGRESS, OPEN
 from service.domain.tokens import TokenKind, token_kind
@@ -138,7 +139,10 @@ def start_session() -> Response | str:
         # The code is never shown again: it may be someone's key.
         return render_template("start.html", errors={"access_code": error}, code_value="")
     web_session.sign_in(found)
-    return redirect(url_for("web.home"), code=303)  # type: ignore[return-value]
+    # Someone who has not signed the form in force reads what the study is first.
+    state = participant_context(get_session(), str(found.study_id)).consent.state
+    first = "web.welcome" if state in (NOT_CONSENTED, NEEDS_RECONSENT) else "web.home"
+    return redirect(url_for(first), code=303)  # type: ignore[return-value]
 
 
 @blp.route("/help", methods=["GET"])

@@ -2,9 +2,11 @@
 
 The cookie holds the participant token's id (never the token), a CSRF token and the time of
 the last request, MACed with a key derived from the keyring (so every worker and replica
-reads it). It is HttpOnly, SameSite=Strict, Secure when PSAM_PUBLIC_URL is https, and lapses
-after 30 minutes without a request. A revoked token (a new link, a withdrawal that stops,
-an erasure) ends every session made from it at the next request.
+reads it), and the token's session epoch when the session began. It is HttpOnly,
+SameSite=Strict, Secure when PSAM_PUBLIC_URL is https, and lapses after 30 minutes without a
+request. Signing out moves the token's epoch on, and so does revoking the token (a new link,
+a withdrawal that stops, an erasure): every cookie made before, copied or not, then ends at
+its next request. That is the one thing the server keeps about sessions: a number a token.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from werkzeug.wrappers import Response
 
 from service.db import get_session
 from service.resources import get_keys
-from service.services.tokens import AuthenticationError, Principal, participant_by_token_id
+from service.services.tokens import (
+    AuthenticationError,
+    Principal,
+    end_web_sessions,
+    participant_by_token_id,
+    session_epoch,
+)
 
 COOKIE = "psam_session"
 IDLE_SECONDS = 30 * 60
@@ -42,6 +50,7 @@ class WebSession:
     seen: int
     token_id: uuid.UUID | None = None
     issued: int = 0  # when the sign-in happened: a sign-out after it ends the session
+    epoch: int = 0
 
 
 def _b64(data: bytes) -> str:
@@ -59,6 +68,7 @@ def encode(web: WebSession, purpose: str = PURPOSE) -> str:
             "s": web.seen,
             "t": str(web.token_id) if web.token_id else None,
             "i": web.issued,
+            "e": web.epoch,
         },
         separators=(",", ":"),
     ).encode("utf-8")
@@ -82,6 +92,7 @@ def decode(text: str, now: int, purpose: str = PURPOSE) -> WebSession | None:
             seen=int(data["s"]),
             token_id=uuid.UUID(data["t"]) if data["t"] else None,
             issued=int(data.get("i", 0)),
+            epoch=int(data.get("e", 0)),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -101,13 +112,13 @@ def current() -> WebSession:
 
 
 def principal() -> Principal | None:
-    """The participant this request's session stands for, if it is signed in and the token
-    is still live."""
+    """The participant this request's session stands for, if it is signed in, the token is
+    still live and the session was not ended (signed out) since it began."""
     web = current()
     if web.token_id is None:
         return None
     try:
-        return participant_by_token_id(get_session(), web.token_id)
+        return participant_by_token_id(get_session(), web.token_id, web.epoch)
     except AuthenticationError:
         return None
 
@@ -115,11 +126,25 @@ def principal() -> Principal | None:
 def sign_in(found: Principal) -> None:
     """Start a fresh session for this participant (a new CSRF token too)."""
     g.web_session = WebSession(
-        csrf=secrets.token_urlsafe(32), seen=int(time.time()), token_id=found.token_id
+        csrf=secrets.token_urlsafe(32),
+        seen=int(time.time()),
+        token_id=found.token_id,
+        epoch=session_epoch(get_session(), found.token_id),
     )
 
 
 def sign_out() -> None:
+    """End this session and every copy of its cookie (and the token's other sessions)."""
+    web = current()
+    # Only a live session moves the epoch on: a stale copy cannot sign the person out again.
+    if web.token_id is not None and principal() is not None:
+        end_web_sessions(get_session(), web.token_id)
+    forget()
+
+
+def forget() -> None:
+    """Send this browser a fresh session without a participant (the token's sessions were
+    already ended, e.g. by an erasure)."""
     g.web_session = WebSession(csrf=secrets.token_urlsafe(32), seen=int(time.time()))
 
 

@@ -84,5 +84,5 @@ def withdrawn() -> Response | str:
         session.rollback()
         return render_template("withdrawn.html", scope=None, problem=str(exc), receipt=None)
     if scope == "stop-and-erase":
-        web_session.sign_out()
+        web_session.forget()  # the erasure revoked the token, which ended its sessions
     return render_template("withdrawn.html", scope=scope, problem=None, receipt=receipt)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from service.config import PROJECT_ROOT
 from tests.system.conftest import free_port, run_cli
@@ -118,17 +118,14 @@ class Console:
 
 
 def test_a_newcomer_runs_the_first_day_in_the_console(
-    server: tuple[Gunicorn, str, str, str],
+    browser: Browser, server: tuple[Gunicorn, str, str, str]
 ) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed: apt-get install -y chromium"
     gunicorn, admin, auditor, analyst = server
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's pages only
     base = gunicorn.url
     requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
         page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
         console = Console(page)
@@ -245,7 +242,8 @@ def test_a_newcomer_runs_the_first_day_in_the_console(
             if role != "auditor":
                 page.goto(f"{base}{path}")
                 expect(page.get_by_role("heading", level=1)).to_have_text("You do not have access")
-        browser.close()
+    finally:
+        context.close()
 
     assert console.violations == {}
     acknowledged = call(gunicorn, "GET", "/api/v1/alerts?status=acknowledged", researcher)

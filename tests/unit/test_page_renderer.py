@@ -81,3 +81,65 @@ def test_answers_are_shown_in_the_words_of_the_options() -> None:
     item = GAD7.by_id["gad7_1"]
     assert forms.display(item, 1) == "Several days"
     assert forms.display(item, None) == "Not answered"
+
+
+ABOUT_YOU = load("about-you")
+
+
+def test_a_condition_names_the_questions_it_reads() -> None:
+    assert forms.condition_items(None) == set()
+    gad7_8 = next(item for item in GAD7.items if item.id == "gad7_8")
+    assert forms.condition_items(gad7_8.enable_when) == {f"gad7_{i}" for i in range(1, 8)}
+
+
+def test_a_question_an_answer_on_the_page_may_bring_in_waits_on_that_page() -> None:
+    page = forms.pages_of(ABOUT_YOU, {})[0]
+    assert [item.id for item in forms.waiting_items(ABOUT_YOU, {}, page)] == ["ay_role_other"]
+    later = forms.pages_of(ABOUT_YOU, {})[1]
+    assert forms.waiting_items(ABOUT_YOU, {}, later) == []
+    shape = forms.layout(ABOUT_YOU, {}, {}, page)
+    assert [item.id for item in shape.shown][:2] == ["ay_role", "ay_role_other"]
+    assert shape.hidden == {"ay_role_other"}
+    assert forms.layout(ABOUT_YOU, {}, {"ay_role": 3}, page).hidden == set()
+
+
+def test_the_script_gets_only_the_saved_answers_that_the_page_conditions_read() -> None:
+    first = {f"gad7_{i}": 0 for i in range(1, 5)}
+    saved = {**first, "gad7_1": 2}
+    page = forms.pages_of(GAD7, saved)[1]
+    shape = forms.layout(GAD7, saved, saved, page)
+    assert shape.known == saved
+    assert forms.layout(GAD7, saved, saved, forms.pages_of(GAD7, saved)[0]).known == {}
+
+
+def test_a_posted_page_reads_what_its_answers_bring_in_and_drops_what_they_leave_out() -> None:
+    page = forms.pages_of(ABOUT_YOU, {})[0]
+    waiting = forms.waiting_items(ABOUT_YOU, {}, page)
+    base = {"item-ay_age_band": "1", "item-ay_months_since": "2"}
+    brought = forms.read_live_page(
+        ABOUT_YOU,
+        {},
+        page,
+        waiting,
+        MultiDict({**base, "item-ay_role": "3", "item-ay_role_other": "x"}),
+    )
+    assert brought.errors == {}
+    assert brought.answers["ay_role_other"] == "x"
+    left = forms.read_live_page(
+        ABOUT_YOU,
+        {},
+        page,
+        waiting,
+        MultiDict({**base, "item-ay_role": "1", "item-ay_role_other": "x"}),
+    )
+    assert "ay_role_other" not in left.answers
+    # A required question that an answer on its own page leaves out is not asked for.
+    data = json.loads((INSTRUMENTS / "gad-7" / "1.0.0.json").read_text())
+    data["items"][7]["required"] = True
+    strict = parse_instrument(data)
+    saved = {**ALL_ZERO, "gad7_7": 1}
+    gad_page = forms.pages_of(strict, saved)[1]
+    assert "gad7_8" in [item.id for item in gad_page]
+    emptied = MultiDict({f"item-gad7_{i}": "0" for i in range(5, 8)})
+    assert forms.read_page(gad_page, emptied).errors == {"item-gad7_8": "Choose one answer"}
+    assert forms.read_live_page(strict, saved, gad_page, [], emptied).errors == {}

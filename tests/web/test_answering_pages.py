@@ -135,3 +135,113 @@ def test_an_answer_that_raises_an_alert_shows_the_signposting_first(
     body = result.text.split("Skip to main content", 1)[1]  # after the page's title
     assert body.index("Help is available now") < body.index("Your answers have been sent")
     assert result.href("116 123") == "tel:116123"
+
+
+def questions(page: Page) -> list[str]:
+    """The ids of the questions a page shows (not those waiting hidden for an answer)."""
+    found = re.findall(r'<div class="psam-question" data-item="([^"]+)"([^>]*)>', page.html)
+    return [item for item, rest in found if " hidden" not in rest]
+
+
+def fill(client: FlaskClient, read: Callable[..., Page], instrument: str, code: int) -> str:
+    """Answer every question of a questionnaire with one code; the check page's address."""
+    address = begin(client, read, instrument)
+    while "/page/" in address:
+        page = read(client, address)
+        address = answer(client, address, page, dict.fromkeys(questions(page), code))
+    return address
+
+
+def change_link(page: Page, question: str) -> str:
+    """The address of the "Change" link of a question on the check page."""
+    pattern = r'href="([^"]+)"[^>]*>\s*Change\s*<span[^>]*>\s*' + re.escape(question)
+    found = re.search(pattern, page.html)
+    assert found, f"no change link for {question!r}"
+    return found.group(1)
+
+
+def test_a_change_link_leads_to_the_question_and_back_to_the_check_page(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    check_address = fill(client, read, "gad-7", 1)
+    check = read(client, check_address)
+    definition = client.get("/api/v1/instruments/gad-7/versions/1.0.0").get_json()
+    sixth = definition["definition"]["items"][5]
+    link = change_link(check, sixth["text"])
+    address, _, fragment = link.partition("#")
+    assert address.endswith("/page/2/change")
+    assert fragment == "item-gad7_6"
+    page = read(client, address)
+    assert f'id="{fragment}"' in page.html  # the fragment names the question's first input
+    assert "Go back to check your answers" in page.links
+    assert page._parser.hidden["after"] == "check"
+    data = {"csrf_token": page.csrf, "after": "check"}
+    data |= {f"item-{i}": "3" if i == "gad7_6" else "1" for i in questions(page)}
+    saved = client.post(address.removesuffix("/change"), data=data, headers=HTML)
+    assert saved.status_code == 303
+    back = client.get(saved.headers["Location"])
+    assert back.headers["Location"] == check_address
+    again = read(client, check_address)
+    assert "Nearly every day" in again.text
+
+
+def test_a_change_that_brings_in_a_question_asks_it_before_the_check_page(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    check_address = fill(client, read, "gad-7", 0)
+    check = read(client, check_address)
+    assert "Change If you checked off any problems" not in " ".join(check.links)
+    address = change_link(check, "Not being able to stop or control worrying").partition("#")[0]
+    page = read(client, address)
+    data = {"csrf_token": page.csrf, "after": "check"}
+    data |= {f"item-{i}": "2" if i == "gad7_2" else "0" for i in questions(page)}
+    saved = client.post(address.removesuffix("/change"), data=data, headers=HTML)
+    ahead = client.get(saved.headers["Location"]).headers["Location"]
+    assert ahead.endswith("/page/2")
+    assert "If you checked off any problems" in read(client, ahead).text
+
+
+def test_a_question_an_answer_on_the_page_may_bring_in_waits_hidden_on_that_page(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = begin(client, read, "about-you")
+    page = read(client, address)
+    waiting = re.search(r'<div class="psam-question" data-item="ay_role_other"[^>]*>', page.html)
+    assert waiting, "the question about another role is on the page"
+    assert " hidden" in waiting.group(0)
+    assert 'data-enable-when=\'{"item": "ay_role", "op": "==", "value": 3}\'' in (waiting.group(0))
+    shown = re.search(r'<div class="psam-question" data-item="ay_role"[^>]*>', page.html)
+    assert shown and " hidden" not in shown.group(0)
+    assert "/p/assets/live.mjs" in page.html
+
+
+def save_about_you_first_page(
+    client: FlaskClient, read: Callable[..., Page], **answers: str
+) -> str:
+    """Save the first page of the about-you questionnaire with these answers; its address."""
+    address = begin(client, read, "about-you")
+    page = read(client, address)
+    data = {"ay_age_band": "1", "ay_months_since": "2", **answers}
+    data = {"csrf_token": page.csrf, **{f"item-{k}": v for k, v in data.items()}}
+    assert client.post(address, data=data, headers=HTML).status_code == 303
+    return address
+
+
+def test_without_the_script_the_server_brings_the_question_in_after_the_save(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = save_about_you_first_page(client, read, ay_role="3")
+    again = read(client, address)
+    shown = re.search(r'<div class="psam-question" data-item="ay_role_other"[^>]*>', again.html)
+    assert shown and " hidden" not in shown.group(0)
+
+
+def test_an_answer_given_to_a_question_the_page_leaves_out_is_not_kept(
+    client: FlaskClient, consented: str, read: Callable[..., Page]
+) -> None:
+    address = save_about_you_first_page(client, read, ay_role="1", ay_role_other="a description")
+    response_id = address.split("/")[3]
+    own = {"Authorization": f"Bearer {consented}"}
+    draft = client.get(f"/api/v1/me/responses/{response_id}", headers=own).get_json()
+    assert draft["answers"]["ay_role"] == 1
+    assert "ay_role_other" not in draft["answers"]

@@ -30,7 +30,7 @@ def sign_in(client: FlaskClient, token: str) -> None:
         "/p/start", data={"csrf_token": start.csrf, "access_code": token}, headers=HTML
     )
     assert answer.status_code == 303
-    assert answer.headers["Location"] == "/p/"
+    assert answer.headers["Location"] in ("/p/", "/p/welcome")
 
 
 def test_the_enrolment_answer_carries_the_link_with_the_token_in_its_fragment(
@@ -165,6 +165,54 @@ def test_signing_out_ends_the_session(
     answer = client.post("/p/sign-out", data={"csrf_token": home.csrf}, headers=HTML)
     assert Page(answer.get_data(as_text=True)).h1 == "You have signed out"
     assert client.get("/p/", headers=HTML).status_code == 401
+
+
+def _copy_of_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie(web_session.COOKIE, path="/p/")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_cookie_copied_before_sign_out_gets_the_session_ended_page_after_it(
+    app: Flask, client: FlaskClient, enrolled: Enrolled, read: Callable[..., Page]
+) -> None:
+    sign_in(client, enrolled[1])
+    home = read(client, "/p/")
+    copied = _copy_of_cookie(client)
+    thief = app.test_client()
+    thief.set_cookie(web_session.COOKIE, copied, path="/p/")
+    assert read(thief, "/p/").h1 == "Your questionnaires"  # the copy works while signed in
+    client.post("/p/sign-out", data={"csrf_token": home.csrf}, headers=HTML)
+    page = read(thief, "/p/", status=401)
+    assert page.h1 == "Your session has ended"
+    assert read(thief, "/p/consent", status=401).h1 == "Your session has ended"
+    # A form posted with the copy changes nothing either.
+    answer = thief.post("/p/withdraw", data={"csrf_token": home.csrf, "scope": "stop"})
+    assert answer.status_code == 401
+
+
+def test_after_signing_out_the_link_signs_in_again_with_a_working_session(
+    client: FlaskClient, enrolled: Enrolled, read: Callable[..., Page]
+) -> None:
+    sign_in(client, enrolled[1])
+    home = read(client, "/p/")
+    client.post("/p/sign-out", data={"csrf_token": home.csrf}, headers=HTML)
+    sign_in(client, enrolled[1])
+    assert read(client, "/p/").h1 == "Your questionnaires"
+
+
+def test_a_stale_copy_cannot_sign_out_the_new_session(
+    app: Flask, client: FlaskClient, enrolled: Enrolled, read: Callable[..., Page]
+) -> None:
+    sign_in(client, enrolled[1])
+    home = read(client, "/p/")
+    copied = _copy_of_cookie(client)
+    client.post("/p/sign-out", data={"csrf_token": home.csrf}, headers=HTML)
+    sign_in(client, enrolled[1])
+    thief = app.test_client()
+    thief.set_cookie(web_session.COOKIE, copied, path="/p/")
+    thief.post("/p/sign-out", data={"csrf_token": home.csrf}, headers=HTML)
+    assert read(client, "/p/").h1 == "Your questionnaires"
 
 
 def test_a_new_link_ends_the_sessions_of_the_old_one(
