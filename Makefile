@@ -24,8 +24,10 @@ run: $(BIN)/.installed
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 # The whole suite; set TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL.
+# TEST_WORKERS processes (pytest-xdist), each test file kept on one worker.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed
-	$(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # Schemathesis against a live gunicorn, positive then negative cases, SOAK_EXAMPLES per operation.
 SOAK_EXAMPLES ?= 1000
