@@ -25,6 +25,7 @@ RUN pip install -c constraints.txt -e .
 COPY service service
 COPY schemas schemas
 COPY instruments instruments
+COPY letters letters
 COPY migrations migrations
 COPY wsgi.py gunicorn.conf.py ./
 COPY bin bin

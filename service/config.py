@@ -177,6 +177,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PSAM_CORS_ORIGINS": _origins(env),
         # The address participants open: their link is built from it (service/web/).
         "PSAM_PUBLIC_URL": _public_url(env),
+        # The letter that carries a participant's link (an HTML Jinja file; unset, the one in
+        # letters/); read and compiled at start (service/web/letters.py).
+        "PSAM_LETTER_TEMPLATE": env.get("PSAM_LETTER_TEMPLATE") or None,
         "PSAM_CHECKPOINT_EVERY": _int(env, "PSAM_CHECKPOINT_EVERY", 100, 1),
         # Consent signatures a participant may make in a day (each is a permanent log entry).
         "PSAM_CONSENT_SIGNINGS_PER_DAY": _int(env, "PSAM_CONSENT_SIGNINGS_PER_DAY", 5, 1),

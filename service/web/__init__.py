@@ -22,6 +22,7 @@ from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its rout
 from service.web import staff_exports as _export_pages  # noqa: F401 (adds its routes to blp)
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
+from service.web.letters import load_letter
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -37,5 +38,6 @@ def init_web(app: Flask) -> None:
         ),
         "autoescape": True,
     }
+    app.extensions["psam_letter"] = load_letter(app.config.get("PSAM_LETTER_TEMPLATE"))
     app.register_blueprint(participant.blp)
     app.register_blueprint(staff.blp)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from marshmallow import ValidationError
 
 from schemas.consent import EnrolmentRequestSchema
@@ -30,7 +31,8 @@ from service.services.consent import withdraw
 from service.services.participants import enrol_by_researcher
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import staff_session
-from service.web.links import participant_link
+from service.web.letters import render_letter
+from service.web.links import link_qr_svg, participant_link
 from service.web.participant import SERVICE_NAME, csrf_refusal, problem_page
 
 blp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -341,7 +343,7 @@ def participant_new_link(study_id: str) -> Response:
     sid, token = researcher.reissue_token(
         session, ledger_writer(session), current_principal(), study_id_from_path(study_id)
     )
-    return render("staff/enrolled.html", study_id=sid, link=participant_link(token), reissued=True)
+    return _link_page(sid, token, reissued=True)
 
 
 @blp.route("/enrol", methods=["GET"])
@@ -375,7 +377,32 @@ def enrol() -> Response:
         loaded.get("contact"),
         loaded.get("site"),
     )
-    return render("staff/enrolled.html", study_id=made.study_id, link=participant_link(made.token))
+    return _link_page(made.study_id, made.token, reissued=False)
+
+
+def _link_page(study_id: str, token: str, *, reissued: bool) -> Response:
+    """The page that shows a participant's link once: the link, its QR code, and the
+    deployment's letter holding both, printed alone by the print style sheet."""
+    link = participant_link(token)
+    qr_svg = link_qr_svg(link)
+    letter = render_letter(
+        current_app.extensions["psam_letter"],
+        study_id=study_id,
+        link=link,
+        access_code=token,
+        qr_svg=qr_svg,
+        today=utcnow().date(),
+    )
+    page = render(
+        "staff/enrolled.html",
+        study_id=study_id,
+        link=link,
+        qr_svg=Markup(qr_svg),  # noqa: S704  # nosec B704 (made by segno from the link)
+        letter=letter,
+        reissued=reissued,
+    )
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 def flatten_faults(messages: Any) -> dict[str, str]:

@@ -159,7 +159,7 @@ def test_a_newcomer_runs_the_first_day_in_the_console(
         page.get_by_role("button", name="Enrol").click()
         expect(page.get_by_text("Participant enrolled")).to_be_visible()
         console.look("enrolled")
-        link = page.locator(".psam-link").inner_text()
+        link = page.locator("code.psam-link").inner_text()
         study_id = page.locator(".nhsuk-panel__body").inner_text().split("Study ID: ")[1].strip()
         token = link.split("#token=")[1]
 

@@ -3,6 +3,7 @@ access-log event, CSRF, sign-out that ends copied cookies, the idle timeout."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -15,11 +16,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, select
 
-from service import offline_verify
+from service import create_app, offline_verify
+from service.config import ConfigError, config_for_tests
+from service.domain.crypto import Keyring
 from service.domain.tokens import TokenKind, generate_token
 from service.models import AccessLogEntry
+from service.services.keyring import write_keyring_file
 from service.web import session as web_session
 from service.web import staff_session
+from service.web.letters import render_letter
+from service.web.links import link_qr_svg
 from tests.conftest import valid_signature
 from tests.web.conftest import HTML, Page
 
@@ -459,3 +465,45 @@ def test_the_dashboard_counts_enrolments_completion_and_open_alerts(
     assert re.search(r"the last 12 weeks: (0, ){11}3</title>", page.html)
     assert "Baseline" in page.text or "baseline" in page.text
     assert re.search(r"(?i)baseline \d+% \(2 of \d+\)", page.html)
+
+
+def test_the_link_page_holds_the_qr_code_and_the_deployments_letter_printed_alone(
+    client: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    sign_in(client, make_token("researcher"))
+    form = Page(client.get("/staff/enrol", headers=HTML).get_data(as_text=True))
+    made = client.post("/staff/enrol", data={"csrf_token": form.csrf}, headers=HTML)
+    assert made.headers["Cache-Control"] == "no-store"
+    html = made.get_data(as_text=True)
+    link = html.split('class="psam-link">')[1].split("<")[0]
+    token = link.split("#token=")[1]
+    assert link_qr_svg(link) in html  # the QR code of exactly this link, as segno makes it
+    letter = html.split('<section class="psam-letter"')[1].split("</section>")[0]
+    assert token in letter and link in letter and "<svg" in letter
+    css = client.get("/p/assets/console.css").get_data(as_text=True)
+    assert "@media print" in css and ".psam-letter" in css
+
+
+def test_a_deployment_writes_its_own_letter_and_a_broken_one_stops_the_start(
+    tmp_path: Path, database_url: str
+) -> None:
+    letter = tmp_path / "letter.html"
+    letter.write_text("<p>Dear {{ study_id }}, your code: {{ access_code }}.</p>")
+    settings = config_for_tests(database_url, str(tmp_path / "instance"))
+    write_keyring_file(Path(settings["PSAM_KEYRING"]), Keyring.generate(), create=True)
+    app = create_app({**settings, "PSAM_LETTER_TEMPLATE": str(letter)})
+    with app.test_request_context():
+        text = render_letter(
+            app.extensions["psam_letter"],
+            study_id="PSAM-1",
+            link="https://x/p/start#token=t",
+            access_code="<b>t</b>",
+            qr_svg="<svg/>",
+            today=dt.date(2026, 11, 26),
+        )
+    assert str(text) == "<p>Dear PSAM-1, your code: &lt;b&gt;t&lt;/b&gt;.</p>"  # autoescaped
+    letter.write_text("<p>{{ study_id </p>")
+    with pytest.raises(ConfigError, match="PSAM_LETTER_TEMPLATE"):
+        create_app({**settings, "PSAM_LETTER_TEMPLATE": str(letter)})
+    with pytest.raises(ConfigError, match="cannot read"):
+        create_app({**settings, "PSAM_LETTER_TEMPLATE": str(tmp_path / "missing.html")})
