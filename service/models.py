@@ -240,7 +240,12 @@ class Response(Base):
 
 
 class Alert(Base):
-    """A safety alert raised by a submitted answer, for researchers to act on."""
+    """A safety alert raised by answers (saved or submitted), for researchers to act on.
+
+    One per participant, timepoint and severity while it is open; which rules it holds is
+    ``reasons``, ciphertext under the participant's data key (``rule_id`` is a fixed word
+    for rows written since revision 0007).
+    """
 
     __tablename__ = "alerts"
 
@@ -254,6 +259,7 @@ class Alert(Base):
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[uuid.UUID | None]
     note: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+    reasons: Mapped[bytes | None] = mapped_column(EncryptedBytes())
 
 
 class IdempotencyRecord(Base):

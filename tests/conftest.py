@@ -32,6 +32,11 @@ from service.services.tokens import create_staff_token, issue_participant_token
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRESQL = TEST_DATABASE_URL.startswith("postgresql")
 INSTRUMENTS = PROJECT_ROOT / "instruments"
+# The definitions shipped: the six questionnaires and the consent form of version 1.0.0, and
+# the follow-up questionnaire that protocol amendment 1.1 adds.
+SHIPPED_IDS = frozenset(
+    {"phq-9", "gad-7", "pcl-5", "epds", "peer-support", "about-you", "follow-up", "consent"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -103,7 +103,7 @@ def two_versions(session: Session, instruments_copy: Path) -> None:
     v2["items"].append({"id": "t_new", "text": "New", "type": "integer", "required": False})
     (folder / "1.1.0.json").write_text(json.dumps(v2))
     protocol = json.loads((instruments_copy / "protocol.json").read_text())
-    protocol["version"] = "1.1.0"
+    protocol["version"] = "1.0.1"
     protocol["timepoints"][0]["instruments"].append({"id": "all-types", "version": "1.0.0"})
     protocol["timepoints"][1]["instruments"].append({"id": "all-types", "version": "1.1.0"})
     (instruments_copy / "protocol.json").write_text(json.dumps(protocol))
