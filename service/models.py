@@ -237,6 +237,8 @@ class Response(Base):
     started_at: Mapped[UtcTimestamp]
     updated_at: Mapped[UtcTimestamp]
     submitted_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # The consent form version the participant's consent stood on when they submitted.
+    consent_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class Alert(Base):

@@ -1,4 +1,4 @@
-"""alerts carry their reasons encrypted
+"""alerts carry their reasons encrypted; responses the consent version they were given under
 
 Revision ID: 0007_amendment
 Revises: 0006_witnesses
@@ -10,6 +10,11 @@ the participant's data key, so a database dump does not show which answer raised
 ``rule_id`` holds a fixed word for new rows. A migration has no keyring, so rows raised
 before this revision keep their plaintext ``rule_id`` (the service reads it when
 ``reasons`` is empty); no deployment held alerts when this was written.
+
+``responses.consent_version`` is the consent form version in force for the participant when
+they submitted (the one they signed, which under a "may continue" amendment can be older than
+the newest); for responses submitted before this revision it is empty, and the consent log
+says which signature was in force at their ``submitted_at``.
 """
 
 from collections.abc import Sequence
@@ -26,8 +31,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("alerts") as batch:
         batch.add_column(sa.Column("reasons", sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table("responses") as batch:
+        batch.add_column(sa.Column("consent_version", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("responses") as batch:
+        batch.drop_column("consent_version")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_column("reasons")

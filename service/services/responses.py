@@ -168,10 +168,11 @@ def start_response(
         started_at=now,
         updated_at=now,
         submitted_at=None,
+        consent_version=None,
     )
     row.answers = vault.encrypt(dict(answers), "responses", "answers", row.id, study_id)
     raised = (
-        _finalise(vault, row, inst, answers)
+        _finalise(vault, row, inst, answers, context.consent.form_version)
         if submit
         else triggered_alerts(inst, answers, draft=True)
     )
@@ -214,7 +215,7 @@ def _own(session: Session, study_id: str, response_id: uuid.UUID) -> Response:
 
 def _open_draft(
     session: Session, keys: KeyringSource, study_id: str, response_id: uuid.UUID
-) -> tuple[Response, Vault, dict[str, Any], Instrument]:
+) -> tuple[Response, Vault, dict[str, Any], Instrument, ParticipantContext]:
     """A draft the participant may still change now, with its answers decrypted."""
     row = _own(session, study_id, response_id)
     if row.status == SUBMITTED:
@@ -222,7 +223,8 @@ def _open_draft(
     context, vault = _writable(session, keys, study_id)
     _check_window(context, row.timepoint, utcnow().date())
     answers = vault.decrypt(row.answers, "responses", "answers", row.id, study_id)
-    return row, vault, answers, context.catalogue.instrument(row.instrument_id, row.version)
+    inst = context.catalogue.instrument(row.instrument_id, row.version)
+    return row, vault, answers, inst, context
 
 
 def save_answers(
@@ -233,7 +235,7 @@ def save_answers(
     patch: Mapping[str, Any],
 ) -> ResponseView:
     """Merge partial answers into a draft (JSON merge patch: null clears an answer). Commits."""
-    row, vault, answers, inst = _open_draft(session, keys, study_id, response_id)
+    row, vault, answers, inst, _ = _open_draft(session, keys, study_id, response_id)
     for item, value in patch.items():
         if value is None:
             answers.pop(item, None)
@@ -254,11 +256,11 @@ def submit_response(
     session: Session, keys: KeyringSource, study_id: str, response_id: uuid.UUID
 ) -> ResponseView:
     """Validate everything, score, raise alerts; the response is then immutable. Commits."""
-    row, vault, answers, inst = _open_draft(session, keys, study_id, response_id)
+    row, vault, answers, inst, context = _open_draft(session, keys, study_id, response_id)
     errors = validate_answers(inst, answers, complete=True)
     if errors:
         raise _answer_errors(errors)
-    raised = _finalise(vault, row, inst, answers)
+    raised = _finalise(vault, row, inst, answers, context.consent.form_version)
     session.flush()
     raise_alerts(session, vault, row, raised)
     session.commit()
@@ -267,12 +269,18 @@ def submit_response(
 
 
 def _finalise(
-    vault: Vault, row: Response, inst: Instrument, answers: Mapping[str, Any]
+    vault: Vault,
+    row: Response,
+    inst: Instrument,
+    answers: Mapping[str, Any],
+    consent_version: str | None,
 ) -> list[AlertResult]:
-    """Score and mark submitted; the alerts the answers raise (added once the row is stored)."""
+    """Score and mark submitted under the consent version in force; the alerts the answers
+    raise (added once the row is stored)."""
     scores = [asdict(s) for s in score_answers(inst, answers)]
     row.scores = vault.encrypt(scores, "responses", "scores", row.id, row.study_id)
     row.status = SUBMITTED
+    row.consent_version = consent_version
     row.submitted_at = row.updated_at = utcnow()
     return triggered_alerts(inst, answers)
 

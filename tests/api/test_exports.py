@@ -182,12 +182,13 @@ def test_values_round_trip_across_two_versions_in_one_export(
     b = rows[b_id]
     assert (b["t_choice"], b["t_bool"], b["t_multi___2"], b["t_new"]) == ("0", "0", "1", "4")
     header = next(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert header[:7] == [
+    assert header[:8] == [
         "study_id",
         "timepoint",
         "instrument",
         "version",
         "instrument_hash",
+        "consent_version",
         "response_id",
         "submitted_at",
     ]
