@@ -60,12 +60,20 @@ def staff(app: Flask, *roles: str) -> Headers:
     return {"Authorization": f"Bearer {token}"}
 
 
-def joined(client: FlaskClient, researcher: Headers) -> tuple[Headers, dict]:
-    """A participant enrolled by a researcher, who signs the form in force: their headers
-    and their receipt."""
+def joined(
+    client: FlaskClient, researcher: Headers, *, contact: bool = True
+) -> tuple[Headers, dict]:
+    """A participant enrolled by a researcher, who signs the form in force (agreeing to
+    every clause, or to all but interview contact): their headers and their receipt."""
     made = client.post("/api/v1/participants", json={}, headers=researcher).get_json()
     me = {"Authorization": f"Bearer {made['token']}"}
-    signed = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
+    clauses = {c["id"]: True for c in client.get("/api/v1/consent/form").get_json()["clauses"]}
+    if not contact:  # audio and quotes are then not asked
+        clauses.update(c_contact_interview=False)
+        clauses.pop("c_audio_recording", None)
+        clauses.pop("c_anonymised_quotes", None)
+    body = valid_signature(client, clauses=clauses)
+    signed = client.post("/api/v1/me/consent", json=body, headers=me)
     assert signed.status_code == 201, signed.get_json()
     return me, signed.get_json()
 
