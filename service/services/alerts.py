@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -119,6 +120,22 @@ def view_of(vault: Vault, alert: Alert, timepoint: str | None = None) -> AlertVi
     )
 
 
+_WITH_TIMEPOINT = select(Alert, Response.timepoint).join(Response, Response.id == Alert.response_id)
+
+
+def alert_views(session: Session, keys: KeyringSource, query: Any) -> list[AlertView]:
+    """Alerts with their reasons decrypted and their timepoint (``query`` selects
+    ``Alert, Response.timepoint``, as ``participant_alerts`` and ``list_alerts`` build it)."""
+    vault = Vault(session, keys)
+    return [view_of(vault, alert, timepoint) for alert, timepoint in session.execute(query)]
+
+
+def participant_alerts(session: Session, keys: KeyringSource, study_id: str) -> list[AlertView]:
+    """One participant's alerts, oldest first."""
+    query = _WITH_TIMEPOINT.where(Alert.study_id == study_id).order_by(Alert.raised_at)
+    return alert_views(session, keys, query)
+
+
 def list_alerts(
     session: Session,
     keys: KeyringSource,
@@ -129,17 +146,12 @@ def list_alerts(
 ) -> list[AlertView]:
     """Alerts, newest first, optionally by status and participant. Commits the access entry."""
     writer.lock("access")
-    query = (
-        select(Alert, Response.timepoint)
-        .join(Response, Response.id == Alert.response_id)
-        .order_by(Alert.raised_at.desc())
-    )
+    query = _WITH_TIMEPOINT.order_by(Alert.raised_at.desc())
     if status is not None:
         query = query.where(Alert.status == status)
     if study_id is not None:
         query = query.where(Alert.study_id == study_id)
-    vault = Vault(session, keys)
-    found = [view_of(vault, alert, timepoint) for alert, timepoint in session.execute(query)]
+    found = alert_views(session, keys, query)
     # The logs are append-only and outlive an erasure: "N alerts for this study ID" would
     # be a health fact about that person kept for good, so a read for one participant is
     # logged without its count.

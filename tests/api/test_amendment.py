@@ -231,3 +231,12 @@ def test_alerts_are_raised_on_save_and_one_timepoint_gives_one_alert(
     )
     assert acked.status_code == 200 and acked.get_json()["reasons"] == ["phq9_item9", "epds_item10"]
     assert [a["severity"] for a in open_alerts()] == ["routine"]
+
+    # The participant's page for researchers shows the same alerts, reasons decrypted.
+    study_id = client.get("/api/v1/me", headers=me).get_json()["study_id"]
+    detail = client.get(f"/api/v1/participants/{study_id}", headers=researcher).get_json()
+    assert detail["open_alerts"] == 1
+    assert [(a["severity"], a["reasons"], a["status"]) for a in detail["alerts"]] == [
+        ("urgent", ["phq9_item9", "epds_item10"], "acknowledged"),
+        ("routine", ["phq9_severe"], "open"),
+    ]
