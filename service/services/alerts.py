@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -59,6 +59,9 @@ def raise_alerts(
     answer fired. Returns the alerts created or changed (flushed, not committed).
     """
     touched: list[Alert] = []
+    if not raised:
+        return touched
+    _serialise(session, response.study_id)
     now = utcnow()
     for severity in sorted({a.severity for a in raised}):
         wanted = [a.id for a in raised if a.severity == severity]
@@ -96,6 +99,19 @@ def raise_alerts(
         touched.append(alert)
     session.flush()
     return touched
+
+
+# Two 32-bit keys (a key space apart from the ledgers' 64-bit ones): this use, the study ID.
+_ALERT_LOCK = text("SELECT pg_advisory_xact_lock(1347240257, hashtext(:study_id))")
+
+
+def _serialise(session: Session, study_id: str) -> None:
+    """One writer at a time reads and changes a participant's alerts (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers), so two submits at once (PHQ-9 and EPDS)
+    still give one alert per timepoint and severity. Taken after the participant's share
+    lock, and nothing waits on the participant's row while holding it, so no deadlock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_ALERT_LOCK, {"study_id": study_id})
 
 
 def reasons_of(vault: Vault, alert: Alert) -> list[str]:
