@@ -13,9 +13,8 @@ from service.db import get_db
 from service.resources import get_keys
 from service.services.alerts import participant_alerts
 from service.services.idempotency import deferred_commit
-from service.services.responses import start_response
 from tests.conftest import consented_participant
-from tests.integration.test_withdrawal_races import PHQ9, WAIT_S, in_thread
+from tests.integration.test_withdrawal_races import PHQ9, WAIT_S, in_thread, submit_phq9
 
 EPDS = {"instrument": "epds", "version": "1.0.0", "timepoint": "baseline", "submit": True}
 
@@ -29,16 +28,7 @@ def test_phq9_item9_and_epds_item10_submitted_at_once_are_one_alert(
     epds = EPDS | {"answers": {f"epds_{i}": 0 for i in range(1, 10)} | {"epds_10": 2}}
     with app.app_context(), get_db().sessionmaker() as session:
         with deferred_commit(session):  # PHQ-9 written, its alert raised, not yet committed
-            view = start_response(
-                session,
-                get_keys(),
-                study_id,
-                instrument_id="phq-9",
-                version="1.0.0",
-                timepoint="baseline",
-                answers=PHQ9 | {"phq9_9": 1},
-                submit=True,
-            )
+            view = submit_phq9(session, study_id, PHQ9 | {"phq9_9": 1})
         second, answers = in_thread(
             lambda: client.post("/api/v1/me/responses", json=epds, headers=me).status_code
         )
