@@ -177,6 +177,15 @@ def test_fifty_participants_cross_the_amendment(fresh_app, tmp_path: Path) -> No
         assert row["consent_version"] == row["version"]  # 1.0.0 before, 1.1.0 after
     assert sum(r["version"] == "1.1.0" and r["epds_3a"] == "0" for r in rows) == len(late)
 
+    book = client.get("/api/v1/exports/codebook?instrument=epds", headers=analyst).get_json()
+    amended = {s["id"]: s for s in book["versions"][1]["scores"]}
+    assert amended["epds_3a"]["source"].startswith("Matthey S (2008)")
+    assert amended["epds_3a"]["missing_rule"].startswith("Withheld")
+    assert "partners" in amended["epds_total"]["note"]
+    assert not any(s["participant_visible"] for s in amended.values())
+    as_csv = client.get("/api/v1/exports/codebook?instrument=epds&format=csv", headers=analyst)
+    assert "Missing answers: Withheld" in as_csv.get_data(as_text=True)
+
     phq = client.get("/api/v1/exports/responses?instrument=phq-9", headers=analyst)
     phq_rows = list(csv.DictReader(io.StringIO(phq.get_data(as_text=True))))
     # Finished on 1.0.0 after re-consenting: the consent in force then was 1.1.0.
