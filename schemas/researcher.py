@@ -7,9 +7,10 @@ from marshmallow import Schema, fields, validate
 from schemas.consent import ConsentStateSchema, ReceiptSchema
 from schemas.fields import StudyId, UtcDateTime
 from schemas.responses import AlertSchema, TaskSchema
+from service.domain.consent import CONSENT_STATES
 from service.domain.tasks import TASK_STATUSES
 
-_STATES = ("not-consented", "consented", "needs-reconsent", "withdrawn", "erased")
+_STATES = CONSENT_STATES
 
 
 class ParticipantQuerySchema(Schema):

@@ -61,6 +61,9 @@ class StaffToken(Base):
     created_at: Mapped[UtcTimestamp]
     expires_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # "Sign out" in the staff console: a console session begun before this time is over,
+    # even if its cookie was copied (the cookie itself is held by no server).
+    sessions_ended_at: Mapped[dt.datetime | None]
 
 
 class Participant(Base):
@@ -246,7 +249,7 @@ class Alert(Base):
 
     One per participant, timepoint and severity while it is open; which rules it holds is
     ``reasons``, ciphertext under the participant's data key (``rule_id`` is a fixed word
-    for rows written since revision 0007).
+    for rows written since revision 0008).
     """
 
     __tablename__ = "alerts"

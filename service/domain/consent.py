@@ -16,6 +16,7 @@ CONSENTED = "consented"
 NEEDS_RECONSENT = "needs-reconsent"
 WITHDRAWN = "withdrawn"
 ERASED = "erased"
+CONSENT_STATES = (NOT_CONSENTED, CONSENTED, NEEDS_RECONSENT, WITHDRAWN, ERASED)
 MAX_NAME = 200
 # A consent form version's rule for people who signed an earlier one.
 MUST_RECONSENT, MAY_CONTINUE = "required", "optional"

@@ -75,7 +75,7 @@ def fixed_columns(pseudonyms: str = "study-id", submitted: str = "time") -> list
             "Consent form version in force when the response was submitted",
             "string",
             note="Empty for responses submitted before the service recorded it (revision "
-            "0007); the consent log has the signature in force at their submission time",
+            "0008); the consent log has the signature in force at their submission time",
         ),
         Column(
             "response_id",

@@ -22,7 +22,7 @@ from service.services.ledger import LedgerWriter
 from service.services.tokens import Principal
 from service.services.vault import Vault
 
-# What ``rule_id`` holds for alerts raised since revision 0007: the rules are in ``reasons``.
+# What ``rule_id`` holds for alerts raised since revision 0008: the rules are in ``reasons``.
 SEALED_RULE = "sealed"
 
 
@@ -39,6 +39,8 @@ class AlertView:
     raised_at: dt.datetime
     status: str
     acknowledged_at: dt.datetime | None
+    acknowledged_by: uuid.UUID | None = None
+    note: str | None = None  # what was done, decrypted for the researcher reading it
 
     @property
     def rule_id(self) -> str:
@@ -115,7 +117,7 @@ def _serialise(session: Session, study_id: str) -> None:
 
 
 def reasons_of(vault: Vault, alert: Alert) -> list[str]:
-    """The rules an alert holds: decrypted, or the plaintext of a row from before 0007."""
+    """The rules an alert holds: decrypted, or the plaintext of a row from before 0008."""
     if alert.reasons is None:
         return [] if alert.rule_id == SEALED_RULE else [alert.rule_id]
     found = vault.decrypt(alert.reasons, "alerts", "reasons", alert.id, alert.study_id)
@@ -133,6 +135,12 @@ def view_of(vault: Vault, alert: Alert, timepoint: str | None = None) -> AlertVi
         raised_at=alert.raised_at,
         status=alert.status,
         acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
+        note=(
+            None
+            if alert.note is None
+            else vault.decrypt(alert.note, "alerts", "note", alert.id, alert.study_id)
+        ),
     )
 
 

@@ -1,7 +1,7 @@
 """alerts carry their reasons encrypted; responses the consent version they were given under
 
-Revision ID: 0007_amendment
-Revises: 0006_witnesses
+Revision ID: 0008_amendment
+Revises: 0007_staff_sessions
 Create Date: 2026-11-26 18:00:00
 
 One alert per participant, timepoint and severity can now carry several reasons (PHQ-9
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_amendment"
-down_revision: str | None = "0006_witnesses"
+revision: str = "0008_amendment"
+down_revision: str | None = "0007_staff_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
