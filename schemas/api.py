@@ -74,6 +74,9 @@ class ConsentClauseSchema(Schema):
     id = fields.String(required=True)
     text = fields.String(required=True)
     required = fields.Boolean(required=True)
+    enable_when = fields.Dict(
+        metadata={"description": "Shown only when this holds of the other clauses' answers"}
+    )
 
 
 class ConsentFormSchema(Schema):
@@ -84,6 +87,14 @@ class ConsentFormSchema(Schema):
     information_sheet_version = fields.String(required=True)
     preamble = fields.String(allow_none=True)
     clauses = fields.List(fields.Nested(ConsentClauseSchema), required=True)
+    changes = fields.List(fields.String(), metadata={"description": "What is new in this version"})
+    reconsent = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "'required': those who signed an earlier version sign this one "
+            "before giving more data; 'optional': they may continue and are offered it"
+        },
+    )
 
 
 class TokenSchema(Schema):

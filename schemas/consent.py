@@ -91,3 +91,10 @@ class ConsentStateSchema(Schema):
     form_version = fields.String(allow_none=True)
     clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
     withdrawal = fields.String(allow_none=True, validate=validate.OneOf(WITHDRAWAL_SCOPES))
+    offered_version = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A newer consent form this participant may sign; meanwhile they "
+            "continue under the version they signed"
+        },
+    )

@@ -7,7 +7,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import StrictBoolean, StrictNumber
-from service.domain.instruments import COMPARISONS, CONDITION_OPS, ITEM_TYPES, SCORE_METHODS
+from service.domain.consent import RECONSENT_POLICIES
+from service.domain.instruments import (
+    COMPARISONS,
+    CONDITION_OPS,
+    ITEM_TYPES,
+    MISSING_RULES,
+    SCORE_METHODS,
+)
 
 _ID = validate.Regexp(r"^[a-z][a-z0-9-]*$", error="must be lowercase letters, digits and '-'")
 _ITEM_ID = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be lowercase letters, digits, '_'")
@@ -24,6 +31,9 @@ class ConditionSchema(Schema):
     """``{"item", "op", "value"}``, or ``{"any": [...]}``, or ``{"all": [...]}``."""
 
     item = fields.String()
+    score = fields.String(
+        metadata={"description": "In an alert's condition only: a score of the instrument"}
+    )
     op = fields.String(validate=validate.OneOf(CONDITION_OPS))
     value = fields.Raw(allow_none=False)
     any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=1))
@@ -35,8 +45,10 @@ class ConditionSchema(Schema):
         if groups:
             if len(data) != 1:
                 raise ValidationError("'any' or 'all' stands alone in its condition")
-        elif "item" not in data or "op" not in data:
-            raise ValidationError("a condition needs 'item' and 'op', or 'any' or 'all'")
+        elif ("item" in data) == ("score" in data) or "op" not in data:
+            raise ValidationError(
+                "a condition needs 'op' and one of 'item' or 'score', or 'any' or 'all'"
+            )
 
 
 class ComparisonSchema(Schema):
@@ -73,6 +85,22 @@ class CriterionSchema(Schema):
     at_least = fields.Integer(required=True, strict=True)
 
 
+class MissingRuleSchema(Schema):
+    """What a score does when items it needs were skipped, and the source of that rule."""
+
+    rule = fields.String(required=True, validate=validate.OneOf(MISSING_RULES))
+    max_missing = fields.Integer(strict=True, validate=validate.Range(min=1))
+    source = fields.String(required=True, validate=_TEXT)
+
+    @validates_schema
+    def limit_only_when_prorating(self, data: dict[str, Any], **_: Any) -> None:
+        if (data.get("rule") == "prorate") != ("max_missing" in data):
+            raise ValidationError(
+                "a prorating rule, and only a prorating rule, says how many items may be missing",
+                "max_missing",
+            )
+
+
 class ScoreSchema(Schema):
     id = fields.String(required=True, validate=_ITEM_ID)
     label = fields.String(required=True, validate=_TEXT)
@@ -83,6 +111,11 @@ class ScoreSchema(Schema):
     criteria = fields.List(fields.Nested(CriterionSchema))
     bands = fields.List(fields.Nested(BandSchema))
     participant_visible = StrictBoolean(required=True)
+    missing = fields.Nested(MissingRuleSchema)
+    source = fields.String(
+        validate=_TEXT, metadata={"description": "Where the score's rule and cut-offs come from"}
+    )
+    note = fields.String(validate=_TEXT, metadata={"description": "A caveat for the codebook"})
 
 
 class AlertSchema(Schema):
@@ -110,14 +143,30 @@ class InstrumentDefinitionSchema(Schema):
     items = fields.List(fields.Nested(ItemSchema), required=True, validate=validate.Length(min=1))
     scores = fields.List(fields.Nested(ScoreSchema), load_default=list)
     alerts = fields.List(fields.Nested(AlertSchema), load_default=list)
+    changes = fields.List(
+        fields.String(validate=_TEXT),
+        validate=validate.Length(min=1),
+        metadata={"description": "A consent form's 'what is new in this version'"},
+    )
+    reconsent = fields.String(
+        validate=validate.OneOf(RECONSENT_POLICIES),
+        metadata={
+            "description": "A consent form's rule for those who signed an earlier version: "
+            "'required' (re-consent before giving more data) or 'optional' (may continue)"
+        },
+    )
 
     @validates_schema
     def sheet_only_on_consent(self, data: dict[str, Any], **_: Any) -> None:
-        if (data.get("kind") == "consent") != ("information_sheet_version" in data):
+        consent = data.get("kind") == "consent"
+        if consent != ("information_sheet_version" in data):
             raise ValidationError(
                 "a consent form, and only a consent form, names its information sheet version",
                 "information_sheet_version",
             )
+        for name in ("changes", "reconsent"):
+            if name in data and not consent:
+                raise ValidationError(f"only a consent form has '{name}'", name)
 
 
 class ProtocolInstrumentSchema(Schema):
@@ -141,6 +190,12 @@ class ProtocolSchema(Schema):
 
     version = fields.String(required=True, validate=_VERSION)
     title = fields.String(required=True, validate=_TEXT)
+    effective_from = fields.Date(
+        metadata={
+            "description": "The first day (UTC) on which new tasks follow this version; "
+            "absent: from its publication"
+        }
+    )
     timepoints = fields.List(
         fields.Nested(TimepointSchema), required=True, validate=validate.Length(min=1)
     )

@@ -86,7 +86,17 @@ class AlertSchema(Schema):
     id = fields.UUID(required=True)
     study_id = fields.String(required=True)
     response_id = fields.UUID(required=True)
-    rule = fields.String(required=True, attribute="rule_id")
+    rule = fields.String(
+        required=True,
+        attribute="rule_id",
+        metadata={"description": "The first of its reasons (kept for older clients)"},
+    )
+    reasons = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Every alert rule it holds: one alert per timepoint and severity"},
+    )
+    timepoint = fields.String(allow_none=True)
     severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
     raised_at = UtcDateTime(required=True)
     status = fields.String(required=True, validate=validate.OneOf(ALERT_STATUSES))

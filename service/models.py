@@ -243,10 +243,17 @@ class Response(Base):
     started_at: Mapped[UtcTimestamp]
     updated_at: Mapped[UtcTimestamp]
     submitted_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # The consent form version the participant's consent stood on when they submitted.
+    consent_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class Alert(Base):
-    """A safety alert raised by a submitted answer, for researchers to act on."""
+    """A safety alert raised by answers (saved or submitted), for researchers to act on.
+
+    One per participant, timepoint and severity while it is open; which rules it holds is
+    ``reasons``, ciphertext under the participant's data key (``rule_id`` is a fixed word
+    for rows written since revision 0008).
+    """
 
     __tablename__ = "alerts"
 
@@ -260,6 +267,7 @@ class Alert(Base):
     acknowledged_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[uuid.UUID | None]
     note: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+    reasons: Mapped[bytes | None] = mapped_column(EncryptedBytes())
 
 
 class IdempotencyRecord(Base):

@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy import URL, Connection, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import create_app
@@ -29,9 +29,24 @@ from service.services.keyring import KeyringSource, write_keyring_file
 from service.services.participants import enrol_participant
 from service.services.tokens import create_staff_token, issue_participant_token
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-ON_POSTGRESQL = TEST_DATABASE_URL.startswith("postgresql")
+ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+# Under pytest-xdist each worker has a PostgreSQL database of its own, named after the one
+# given (``test`` -> ``test_gw0``), so workers never reset each other's tables; the
+# databases a test makes for itself are named after that one in turn.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+TEST_DATABASE_URL = (
+    make_url(os.environ["TEST_DATABASE_URL"])
+    .set(database=f"{make_url(os.environ['TEST_DATABASE_URL']).database}_{_WORKER}")
+    .render_as_string(hide_password=False)
+    if ON_POSTGRESQL and _WORKER
+    else os.environ.get("TEST_DATABASE_URL", "")
+)
 INSTRUMENTS = PROJECT_ROOT / "instruments"
+# The definitions shipped: the six questionnaires and the consent form of version 1.0.0, and
+# the follow-up questionnaire that protocol amendment 1.1 adds.
+SHIPPED_IDS = frozenset(
+    {"phq-9", "gad-7", "pcl-5", "epds", "peer-support", "about-you", "follow-up", "consent"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,13 +68,17 @@ def fresh_database(name: str, tmp_dir: Path, *, sqlite: bool = False) -> str:
     url = make_url(TEST_DATABASE_URL)
     # Named after the suite's database, so two runs on two databases of one server (two
     # checkouts, say) never drop each other's.
-    name = f"{url.database}_{name}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    return _create_database(url.set(database=f"{url.database}_{name}"))
+
+
+def _create_database(url: URL) -> str:
+    """A new, empty PostgreSQL database at ``url`` (dropped first if it exists)."""
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
     admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return url.render_as_string(hide_password=False)
 
 
 def _reset_postgresql(url: str) -> None:
@@ -73,7 +92,9 @@ def _reset_postgresql(url: str) -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The suite's database, migrated to head once for the run."""
-    if ON_POSTGRESQL:
+    if ON_POSTGRESQL and _WORKER:
+        url = _create_database(make_url(TEST_DATABASE_URL))
+    elif ON_POSTGRESQL:
         url = TEST_DATABASE_URL
         _reset_postgresql(url)
     else:

@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 from schemas.responses import AcknowledgeSchema, AlertListSchema, AlertQuerySchema, AlertSchema
 from service.api.access import current_principal, requires_roles
 from service.db import get_session
-from service.models import Alert
 from service.resources import get_keys, ledger_writer
 from service.services import alerts
 
@@ -22,10 +21,12 @@ blp = Blueprint("alerts", __name__, url_prefix="/api/v1", description="Safety al
 @blp.arguments(AlertQuerySchema, location="query")
 @blp.response(200, AlertListSchema)
 def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
-    """Alerts raised by submitted answers (``status=open`` by default), newest first."""
+    """Alerts raised by saved or submitted answers (``status=open`` by default), newest first."""
     session = get_session()
     status = None if query["status"] == "all" else query["status"]
-    found = alerts.list_alerts(session, ledger_writer(session), current_principal(), status)
+    found = alerts.list_alerts(
+        session, get_keys(), ledger_writer(session), current_principal(), status
+    )
     return {"alerts": found}
 
 
@@ -33,7 +34,7 @@ def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
 @requires_roles("researcher")
 @blp.arguments(AcknowledgeSchema)
 @blp.response(200, AlertSchema)
-def acknowledge(body: dict[str, Any], alert_id: uuid.UUID) -> Alert:
+def acknowledge(body: dict[str, Any], alert_id: uuid.UUID) -> alerts.AlertView:
     """Acknowledge an alert with a note of what was done (kept encrypted, access-logged)."""
     session = get_session()
     return alerts.acknowledge(

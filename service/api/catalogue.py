@@ -83,4 +83,6 @@ def get_consent_form() -> dict[str, Any]:
         "information_sheet_version": definition["information_sheet_version"],
         "preamble": definition.get("preamble"),
         "clauses": definition["items"],
+        "changes": definition.get("changes", []),
+        "reconsent": definition.get("reconsent"),
     }

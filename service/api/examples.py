@@ -81,6 +81,8 @@ _ALERT = {
     "study_id": STUDY_ID,
     "response_id": UUID_1,
     "rule": "phq9_item9",
+    "reasons": ["phq9_item9", "epds_item10"],
+    "timepoint": "baseline",
     "severity": "urgent",
     "raised_at": LATER,
     "status": "open",

@@ -113,7 +113,11 @@ def get_participant(study_id: str) -> researcher.ParticipantView:
     """One participant: consent state and events, tasks, alerts; no identifiers."""
     session = get_session()
     return researcher.participant_detail(
-        session, ledger_writer(session), current_principal(), study_id_from_path(study_id)
+        session,
+        get_keys(),
+        ledger_writer(session),
+        current_principal(),
+        study_id_from_path(study_id),
     )
 
 

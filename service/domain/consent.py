@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.domain.instruments import Instrument, version_key
+from service.domain.instruments import Instrument, condition_holds, version_key
 
 WITHDRAWAL_SCOPES = ("no-further-contact", "stop", "stop-and-erase")
 NOT_CONSENTED = "not-consented"
@@ -18,6 +18,9 @@ WITHDRAWN = "withdrawn"
 ERASED = "erased"
 CONSENT_STATES = (NOT_CONSENTED, CONSENTED, NEEDS_RECONSENT, WITHDRAWN, ERASED)
 MAX_NAME = 200
+# A consent form version's rule for people who signed an earlier one.
+MUST_RECONSENT, MAY_CONTINUE = "required", "optional"
+RECONSENT_POLICIES = (MUST_RECONSENT, MAY_CONTINUE)
 # The clause whose agreement lets researchers see contact details to arrange an interview.
 INTERVIEW_CONTACT_CLAUSE = "c_contact_interview"
 
@@ -31,6 +34,8 @@ class ConsentState:
     form_hash: str | None = None
     clauses: Mapping[str, bool] = field(default_factory=dict)
     withdrawal: str | None = None
+    # A newer form they may sign, while they continue under the one they signed.
+    offered_version: str | None = None
 
     @property
     def allows_contact(self) -> bool:
@@ -54,9 +59,13 @@ def signing_faults(
         ]
     elif form_hash != form.sha256:
         faults["form_hash"] = ["does not match the consent form that was served"]
+    shown = {k: v for k, v in clauses.items() if isinstance(v, bool)}
     for item in form.items:
         key = f"clauses.{item.id}"
-        if item.id not in clauses:
+        if item.enable_when is not None and not condition_holds(item.enable_when, shown):
+            if clauses.get(item.id, False) is not False:
+                faults[key] = ["not shown for the answers given: leave it out or false"]
+        elif item.id not in clauses:
             faults[key] = ["an answer (true or false) is required"]
         elif item.required and clauses[item.id] is not True:
             faults[key] = ["must be agreed to take part in the study"]
@@ -71,10 +80,23 @@ def signing_faults(
     return faults
 
 
+def recorded_clauses(form: Instrument, clauses: Mapping[str, Any]) -> dict[str, bool]:
+    """Every clause of the form as signed: one not shown (or left out) is recorded false."""
+    return {item.id: clauses.get(item.id) is True for item in form.items}
+
+
 def consent_state(
-    events: Sequence[Mapping[str, Any]], current_version: str, contact_clauses: frozenset[str]
+    events: Sequence[Mapping[str, Any]],
+    current_version: str,
+    contact_clauses: frozenset[str],
+    policies: Mapping[str, str | None] | None = None,
 ) -> ConsentState:
-    """Fold a participant's consent-log events, oldest first, into their state now."""
+    """Fold a participant's consent-log events, oldest first, into their state now.
+
+    ``policies`` maps each published form version to its re-consent rule: a signer of an
+    earlier version needs to re-consent if any later version requires it (or has no rule,
+    as before rules existed); otherwise they continue and are offered the newest.
+    """
     state = ConsentState(NOT_CONSENTED)
     for event in events:
         kind = event.get("type")
@@ -104,8 +126,20 @@ def consent_state(
         and state.form_version is not None
         and version_key(state.form_version) < version_key(current_version)
     ):
+        signed = version_key(state.form_version)
+        later = [
+            rule
+            for version, rule in (policies or {current_version: None}).items()
+            if signed < version_key(version) <= version_key(current_version)
+        ]
+        must = any(rule != MAY_CONTINUE for rule in later) or not later
         state = ConsentState(
-            NEEDS_RECONSENT, state.form_version, state.form_hash, state.clauses, state.withdrawal
+            NEEDS_RECONSENT if must else CONSENTED,
+            state.form_version,
+            state.form_hash,
+            state.clauses,
+            state.withdrawal,
+            None if must else current_version,
         )
     return state
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.domain.instruments import Instrument, Item, Score
+from service.domain.instruments import PRORATE, Instrument, Item, Score
 
 PSEUDONYMS = ("study-id", "per-export")
 SUBMITTED = ("time", "day", "none")  # how much of the submission time an export carries
@@ -70,6 +70,13 @@ def fixed_columns(pseudonyms: str = "study-id", submitted: str = "time") -> list
         Column("instrument", "Instrument id", "string"),
         Column("version", "Instrument version", "string"),
         Column("instrument_hash", "SHA-256 of the instrument version's definition", "string"),
+        Column(
+            "consent_version",
+            "Consent form version in force when the response was submitted",
+            "string",
+            note="Empty for responses submitted before the service recorded it (revision "
+            "0008); the consent log has the signature in force at their submission time",
+        ),
         Column(
             "response_id",
             "Response",
@@ -117,7 +124,7 @@ def item_columns(item: Item) -> list[Column]:
 
 def score_columns(score: Score) -> list[Column]:
     kind = "boolean" if score.method == "rule" else "number"
-    columns = [Column(score.id, score.label, kind, score=score.id)]
+    columns = [Column(score.id, score.label, kind, score=score.id, note=score_note(score))]
     if score.bands:
         bands = tuple((i, b.label) for i, b in enumerate(score.bands))
         columns.append(
@@ -253,12 +260,40 @@ def ndjson_lines(names: Sequence[str], records: Iterable[Sequence[Any]]) -> str:
     return "".join(ndjson_line(names, values) for values in records)
 
 
+def score_note(score: Score) -> str:
+    """A score column's rule in the codebook: missing answers, source, caveats."""
+    parts = [f"Missing answers: {missing_rule_text(score)}"]
+    if score.missing_source:
+        parts.append(f"({score.missing_source})")
+    if score.source:
+        parts.append(f"Source: {score.source}")
+    if score.note:
+        parts.append(score.note)
+    if not score.participant_visible:
+        parts.append("Not shown to participants.")
+    return " ".join(parts)
+
+
 def _note(column: Column) -> str | None:
+    if column.note is not None:
+        return column.note
     if column.type == "string":  # free text and band labels
         return FORMULA_NOTE
     if column.type == "code":
         return "With labels=true, the option's label instead of its code. " + FORMULA_NOTE
     return None
+
+
+def missing_rule_text(score: Score) -> str:
+    """What a score does when items it needs were skipped, in words."""
+    if score.method == "mean":
+        return "The mean of the items answered; none answered: empty."
+    if score.missing_rule == PRORATE:
+        return (
+            f"With up to {score.max_missing} of its {len(score.items)} items skipped: the mean "
+            f"of the items answered times {len(score.items)}, rounded half up; more: empty."
+        )
+    return "Withheld (empty) when any item it needs was skipped."
 
 
 def codebook(
@@ -303,6 +338,11 @@ def codebook(
                         "items": list(s.referenced_items()),
                         "reverse": sorted(s.reverse),
                         "bands": [{"min": b.min, "max": b.max, "label": b.label} for b in s.bands],
+                        "participant_visible": s.participant_visible,
+                        "missing_rule": missing_rule_text(s),
+                        "missing_source": s.missing_source,
+                        "source": s.source,
+                        "note": s.note,
                     }
                     for s in inst.scores
                 ],

@@ -21,6 +21,8 @@ ITEM_TYPES = ("choice", "multi_choice", "integer", "decimal", "text", "date", "b
 COMPARISONS = ("==", "!=", ">", ">=", "<", "<=")
 CONDITION_OPS = (*COMPARISONS, "includes", "answered")
 SCORE_METHODS = ("sum", "mean", "count", "rule")
+WITHHOLD, PRORATE = "withhold", "prorate"
+MISSING_RULES = (WITHHOLD, PRORATE)
 SCORABLE_TYPES = ("choice", "integer", "decimal", "boolean")
 DEFAULT_TEXT_MAX = 2000
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -97,6 +99,11 @@ class Score:
     criteria: tuple[Criterion, ...] = ()
     bands: tuple[Band, ...] = ()
     participant_visible: bool = False
+    missing_rule: str = WITHHOLD
+    max_missing: int = 0
+    missing_source: str | None = None
+    source: str | None = None
+    note: str | None = None
 
     def referenced_items(self) -> tuple[str, ...]:
         if self.method == "rule":
@@ -126,6 +133,8 @@ class Instrument:
     alerts: tuple[Alert, ...]
     information_sheet_version: str | None
     definition: Mapping[str, Any] = field(repr=False, compare=False)
+    changes: tuple[str, ...] = ()
+    reconsent: str | None = None  # a consent form's rule for earlier signers
     by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -171,8 +180,9 @@ def parse_instrument(data: Mapping[str, Any]) -> Instrument:
     )
     _check_unique((s.id for s in scores), "$.scores", faults)
     alerts = []
+    score_ids = {s.id for s in scores}
     for i, raw in enumerate(data.get("alerts", [])):
-        _check_condition(raw["when"], known, f"$.alerts[{i}].when", faults)
+        _check_condition(raw["when"], known, f"$.alerts[{i}].when", faults, score_ids)
         alerts.append(Alert(raw["id"], raw["when"], raw["severity"], raw["signposting"]))
     _check_unique((a.id for a in alerts), "$.alerts", faults)
 
@@ -205,6 +215,8 @@ def parse_instrument(data: Mapping[str, Any]) -> Instrument:
         alerts=tuple(alerts),
         information_sheet_version=data.get("information_sheet_version"),
         definition=data,
+        changes=tuple(data.get("changes", ())),
+        reconsent=data.get("reconsent"),
     )
 
 
@@ -255,14 +267,25 @@ def _parse_item(
 
 
 def _check_condition(
-    cond: Condition, known: Mapping[str, Item], path: str, faults: list[tuple[str, str]]
+    cond: Condition,
+    known: Mapping[str, Item],
+    path: str,
+    faults: list[tuple[str, str]],
+    scores: Iterable[str] = (),
 ) -> None:
-    """A condition may only look at items defined before the one it guards."""
+    """A condition may only look at items defined before the one it guards; an alert's
+    condition may also look at the instrument's scores."""
     for key in ("any", "all"):
         if key in cond:
             for i, sub in enumerate(cond[key]):
-                _check_condition(sub, known, f"{path}.{key}[{i}]", faults)
+                _check_condition(sub, known, f"{path}.{key}[{i}]", faults, scores)
             return
+    if "score" in cond:
+        if cond["score"] not in scores:
+            faults.append((f"{path}.score", f"refers to {cond['score']!r}, not a score here"))
+        elif cond["op"] not in COMPARISONS or "value" not in cond:
+            faults.append((f"{path}.op", "a score condition is a comparison with a value"))
+        return
     target = known.get(cond["item"])
     if target is None:
         faults.append((f"{path}.item", f"refers to {cond['item']!r}, not an earlier item"))
@@ -296,7 +319,18 @@ def _parse_score(
         criteria=criteria,
         bands=tuple(Band(b["min"], b["max"], b["label"]) for b in raw.get("bands", [])),
         participant_visible=raw.get("participant_visible", False),
+        missing_rule=raw.get("missing", {}).get("rule", WITHHOLD),
+        max_missing=raw.get("missing", {}).get("max_missing", 0),
+        missing_source=raw.get("missing", {}).get("source"),
+        source=raw.get("source"),
+        note=raw.get("note"),
     )
+    if score.missing_rule == PRORATE and (
+        method != "sum" or score.reverse or score.max_missing >= len(score.items)
+    ):
+        faults.append(
+            (f"{path}.missing", "only a sum without reversed items prorates, with an item left")
+        )
     if method == "rule":
         if not criteria or score.items or score.bands:
             faults.append((path, "a rule score has criteria, and no items or bands"))
@@ -368,13 +402,21 @@ def possible_range(score: Score, known: Mapping[str, Item]) -> tuple[float | Non
 # --- skip logic and answer validation -------------------------------------------------------
 
 
-def condition_holds(cond: Condition, answers: Answers) -> bool:
-    """Evaluate a condition against the answers given; an unanswered item satisfies nothing."""
+def condition_holds(
+    cond: Condition, answers: Answers, scores: Mapping[str, Any] | None = None
+) -> bool:
+    """Evaluate a condition against the answers given (and, for an alert, the scores); an
+    unanswered item or a withheld score satisfies nothing."""
     if "any" in cond:
-        return any(condition_holds(c, answers) for c in cond["any"])
+        return any(condition_holds(c, answers, scores) for c in cond["any"])
     if "all" in cond:
-        return all(condition_holds(c, answers) for c in cond["all"])
+        return all(condition_holds(c, answers, scores) for c in cond["all"])
     op = cond["op"]
+    if "score" in cond:
+        value = (scores or {}).get(cond["score"])
+        return (
+            value is not None and not isinstance(value, bool) and compare(value, op, cond["value"])
+        )
     if cond["item"] not in answers:
         return False
     value = answers[cond["item"]]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from service.domain.canonical import content_hash
-from service.domain.instruments import DefinitionError
+from service.domain.instruments import DefinitionError, version_key
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Protocol:
     sha256: str
     timepoints: tuple[Timepoint, ...]
     definition: Mapping[str, Any] = field(repr=False, compare=False)
+    effective_from: dt.date | None = None  # new tasks follow it from this day; None: at once
 
 
 def parse_protocol(
@@ -59,6 +61,20 @@ def parse_protocol(
                 pairs,
             )
         )
+    effective = data.get("effective_from")
     if faults:
         raise DefinitionError(faults)
-    return Protocol(data["version"], data["title"], content_hash(data), tuple(timepoints), data)
+    return Protocol(
+        data["version"],
+        data["title"],
+        content_hash(data),
+        tuple(timepoints),
+        data,
+        dt.date.fromisoformat(effective) if effective else None,
+    )
+
+
+def protocol_in_force(protocols: Iterable[Protocol], day: dt.date) -> Protocol | None:
+    """The highest version whose ``effective_from`` has come by ``day`` (or that has none)."""
+    ready = [p for p in protocols if p.effective_from is None or p.effective_from <= day]
+    return max(ready, key=lambda p: version_key(p.version), default=None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.instruments import (
+    PRORATE,
     Answers,
     Instrument,
     Item,
@@ -55,8 +56,10 @@ def compute_score(score: Score, items: Mapping[str, Item], answers: Answers) -> 
     """One score's value; None when an item it needs was not answered.
 
     A sum, count or rule over a partly answered set would understate the score and could
-    hide a clinical threshold, so those give None rather than a number; a mean is taken over
-    the items answered.
+    hide a clinical threshold, so those give None rather than a number, unless the score's
+    published source allows prorating a sum: then, with at most ``max_missing`` items
+    skipped, the mean of the items answered times the number of items, rounded half up to
+    a whole number. A mean is taken over the items answered.
     """
     if score.method == "rule":
         needed = score.referenced_items()
@@ -71,12 +74,25 @@ def compute_score(score: Score, items: Mapping[str, Item], answers: Answers) -> 
     ]
     if score.method == "mean":
         return sum(values) / len(values) if values else None
-    if len(values) != len(score.items):
+    missing = len(score.items) - len(values)
+    if missing and score.method == "sum" and score.missing_rule == PRORATE:
+        if missing > score.max_missing:
+            return None
+        return prorate(values, len(score.items))
+    if missing:
         return None
     if score.method == "sum":
         return sum(values)
     when = score.count_when or {}
     return sum(1 for v in values if compare(v, when["op"], when["value"]))
+
+
+def prorate(values: list[int | float], of_items: int) -> int:
+    """The mean of the answered items scaled to the full number of items, rounded half up
+    (not Python's round-half-to-even: 12.5 becomes 13, as a person scoring by hand would)."""
+    total = sum(values) * of_items
+    whole, rest = divmod(total, len(values))
+    return int(whole) + (1 if 2 * rest >= len(values) else 0)
 
 
 def _item_value(item: Item, answer: Any, reverse: bool) -> int | float:
@@ -102,10 +118,22 @@ def band_for(score: Score, value: ScoreValue) -> str | None:
     return None
 
 
-def triggered_alerts(instrument: Instrument, answers: Answers) -> list[AlertResult]:
-    """The safety alert rules that the answers meet."""
+def triggered_alerts(
+    instrument: Instrument, answers: Answers, *, draft: bool = False
+) -> list[AlertResult]:
+    """The safety alert rules that the answers (and, once submitted, their scores) meet.
+
+    A saved draft is checked too, against its answers alone: an endorsed self-harm item
+    must reach the team even if the participant never submits, while a total is only
+    final once the answers are.
+    """
+    scores = (
+        {}
+        if draft
+        else {s.id: compute_score(s, instrument.by_id, answers) for s in instrument.scores}
+    )
     return [
         AlertResult(a.id, a.severity, a.signposting)
         for a in instrument.alerts
-        if condition_holds(a.when, answers)
+        if condition_holds(a.when, answers, scores)
     ]

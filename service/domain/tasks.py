@@ -33,6 +33,7 @@ class ResponseSummary:
 
     id: str
     status: str  # "in-progress" or "submitted"
+    version: str | None = None  # the instrument version it was started on
 
 
 def window(timepoint: Timepoint, enrolled_on: dt.date) -> tuple[dt.date, dt.date]:
@@ -64,7 +65,8 @@ def build_tasks(
 ) -> list[Task]:
     """Every task of the protocol in order, with its window and status.
 
-    ``responses`` is keyed by (timepoint, instrument id).
+    ``responses`` is keyed by (timepoint, instrument id). A task already started keeps
+    the version it was started on, even after an amendment points new tasks at a newer one.
     """
     tasks = []
     for timepoint in protocol.timepoints:
@@ -75,7 +77,7 @@ def build_tasks(
                 Task(
                     timepoint=timepoint.id,
                     instrument=instrument,
-                    version=version,
+                    version=response.version or version if response else version,
                     status=task_status(today, opens, closes, response),
                     opens=opens,
                     closes=closes,

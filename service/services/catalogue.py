@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from service.db import utcnow
 from service.domain.errors import NotFoundError
 from service.domain.instruments import Instrument, parse_instrument, version_key
-from service.domain.protocol import Protocol, parse_protocol
+from service.domain.protocol import Protocol, parse_protocol, protocol_in_force
 from service.models import InstrumentVersion, ProtocolVersion
 from service.services.audit import Trail
 from service.services.definitions import DefinitionSet
@@ -75,23 +76,22 @@ def sync_definitions(
             ),
             session,
         )
-    protocol = definitions.protocol
-    _publish(
-        report,
-        "protocol",
-        protocol.version,
-        session.scalar(
-            select(ProtocolVersion.sha256).where(ProtocolVersion.version == protocol.version)
-        ),
-        protocol.sha256,
-        lambda: ProtocolVersion(
-            version=protocol.version,
-            sha256=protocol.sha256,
-            definition=dict(protocol.definition),
-            published_at=now,
-        ),
-        session,
-    )
+    published = {row.version: row.sha256 for row in session.scalars(select(ProtocolVersion))}
+    for protocol in definitions.protocols:
+        _publish(
+            report,
+            "protocol",
+            protocol.version,
+            published.get(protocol.version),
+            protocol.sha256,
+            lambda protocol=protocol: ProtocolVersion(  # type: ignore[misc]
+                version=protocol.version,
+                sha256=protocol.sha256,
+                definition=dict(protocol.definition),
+                published_at=now,
+            ),
+            session,
+        )
     if report.refused:
         session.rollback()
         report.added.clear()
@@ -168,7 +168,7 @@ class Catalogue:
     fingerprint: tuple[Any, ...]
     instruments: Mapping[tuple[str, str], Instrument]
     consent_forms: Sequence[Instrument]  # oldest version first
-    protocol_in_force: Protocol | None
+    protocols: Sequence[Protocol]  # oldest version first
 
     def instrument(self, instrument_id: str, version: str) -> Instrument:
         """One published version, or NotFoundError."""
@@ -185,11 +185,22 @@ class Catalogue:
         return self.consent_forms[-1]
 
     @property
+    def reconsent_policies(self) -> dict[str, str | None]:
+        """Each consent form version's rule for those who signed an earlier one."""
+        return {form.version: form.reconsent for form in self.consent_forms}
+
+    @property
     def protocol(self) -> Protocol:
-        """The newest published protocol."""
-        if self.protocol_in_force is None:
+        """The protocol in force today (UTC)."""
+        return self.protocol_on(utcnow().date())
+
+    def protocol_on(self, day: dt.date) -> Protocol:
+        """The newest published protocol in force on a day: one whose ``effective_from``
+        has come, or that has none (in force from its publication)."""
+        found = protocol_in_force(self.protocols, day)
+        if found is None:
             raise NotFoundError("No protocol has been published yet: run 'instruments sync'.")
-        return self.protocol_in_force
+        return found
 
 
 def fingerprint_columns() -> list[ColumnElement[Any]]:
@@ -227,10 +238,12 @@ def _load_catalogue(session: Session, key: tuple[Any, ...]) -> Catalogue:
     forms = sorted(
         (i for i in parsed.values() if i.kind == "consent"), key=lambda i: version_key(i.version)
     )
-    protocols = list(session.scalars(select(ProtocolVersion)))
-    protocol = None
-    if protocols:
-        newest = max(protocols, key=lambda r: version_key(r.version))
-        questionnaires = {k for k, i in parsed.items() if i.kind == "questionnaire"}
-        protocol = parse_protocol(newest.definition, questionnaires)
-    return Catalogue(key, parsed, forms, protocol)
+    questionnaires = {k for k, i in parsed.items() if i.kind == "questionnaire"}
+    protocols = sorted(
+        (
+            parse_protocol(row.definition, questionnaires)
+            for row in session.scalars(select(ProtocolVersion))
+        ),
+        key=lambda p: version_key(p.version),
+    )
+    return Catalogue(key, parsed, forms, protocols)

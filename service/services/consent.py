@@ -16,6 +16,7 @@ from service.domain.consent import (
     SIGNING_WINDOW,
     ConsentState,
     consent_state,
+    recorded_clauses,
     signing_fault_for_state,
     signing_faults,
     signing_wait,
@@ -86,7 +87,8 @@ def state_of(session: Session, study_id: str) -> ConsentState:
 
 def states_of(session: Session, study_ids: Iterable[str]) -> dict[str, ConsentState]:
     """Many participants' consent states from one read of their events (for exports)."""
-    form = consent_form(session)
+    found = catalogue(session)
+    form = found.consent_form
     contact = frozenset(i.id for i in form.items if i.contact)
     events: dict[str, list[dict[str, Any]]] = {sid: [] for sid in study_ids}
     for row in session.scalars(
@@ -95,7 +97,8 @@ def states_of(session: Session, study_ids: Iterable[str]) -> dict[str, ConsentSt
         .order_by(ConsentLogEntry.seq)
     ):
         events[row.study_id or ""].append(json.loads(row.event))
-    return {sid: consent_state(evs, form.version, contact) for sid, evs in events.items()}
+    policies = found.reconsent_policies
+    return {sid: consent_state(evs, form.version, contact, policies) for sid, evs in events.items()}
 
 
 def history(session: Session, study_id: str) -> list[Receipt]:
@@ -153,7 +156,7 @@ def sign_consent(
             "type": "consent",
             "study_id": study_id,
             "form": {"id": form.id, "version": form.version, "sha256": form.sha256},
-            "clauses": {item.id: bool(clauses[item.id]) for item in form.items},
+            "clauses": recorded_clauses(form, clauses),
             "commitment": commitment.hex(),
             "actor": principal.actor(),
         },

@@ -101,7 +101,7 @@ def participant_context(
     return ParticipantContext(
         study_id=study_id,
         enrolled_at=first.enrolled_at,
-        consent=consent_state(events, form.version, contact),
+        consent=consent_state(events, form.version, contact, found.reconsent_policies),
         catalogue=found,
         data_key=None if first.kek_id is None else WrappedKey(first.kek_id, first.wrapped),
     )

@@ -13,10 +13,16 @@ from marshmallow import Schema, ValidationError
 from schemas.instrument import InstrumentDefinitionSchema, ProtocolSchema
 from schemas.paths import json_paths
 from service.domain.fhir_import import Imported, ImportRefused, import_questionnaire
-from service.domain.instruments import DefinitionError, Instrument, parse_instrument
+from service.domain.instruments import (
+    DefinitionError,
+    Instrument,
+    parse_instrument,
+    version_key,
+)
 from service.domain.protocol import Protocol, parse_protocol
 
 PROTOCOL_FILE = "protocol.json"
+AMENDED_PROTOCOLS = "protocol-*.json"  # later protocol versions, beside the first
 
 
 class DefinitionFileError(Exception):
@@ -32,7 +38,12 @@ class DefinitionFileError(Exception):
 @dataclass(frozen=True)
 class DefinitionSet:
     instruments: list[Instrument]
-    protocol: Protocol
+    protocol: Protocol  # protocol.json: the first version
+    amendments: tuple[Protocol, ...] = ()  # protocol-<version>.json, oldest first
+
+    @property
+    def protocols(self) -> tuple[Protocol, ...]:
+        return (self.protocol, *self.amendments)
 
 
 def _read(path: Path, schema: Schema) -> Any:
@@ -81,7 +92,16 @@ def load_definitions(directory: Path) -> DefinitionSet:
     instruments = [load_instrument_file(p) for p in sorted(directory.glob("*/*.json"))]
     questionnaires = {(i.id, i.version) for i in instruments if i.kind == "questionnaire"}
     protocol = load_protocol_file(directory / PROTOCOL_FILE, questionnaires)
-    return DefinitionSet(instruments, protocol)
+    amendments = []
+    for path in sorted(directory.glob(AMENDED_PROTOCOLS)):
+        amended = load_protocol_file(path, questionnaires)
+        if path.stem != f"protocol-{amended.version}":
+            raise DefinitionFileError(
+                path, [("$.version", f"is {amended.version}, its name says otherwise")]
+            )
+        amendments.append(amended)
+    amendments.sort(key=lambda p: version_key(p.version))
+    return DefinitionSet(instruments, protocol, tuple(amendments))
 
 
 def draft_from_fhir(

@@ -335,6 +335,7 @@ def _record(
         row.instrument_id,
         row.version,
         row.instrument_hash,
+        row.consent_version,
         _response_pseudonym(secret, row_id) if per_export else row_id,
     ]
     submitted = request.submitted_as
@@ -373,6 +374,7 @@ def _rows_query(export: Export) -> Any:
         responses.instrument_id,
         responses.version,
         responses.instrument_hash,
+        responses.consent_version,
         responses.submitted_at,
         responses.answers,
         responses.scores,

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
+from service.domain.errors import ContactNotPermittedError
 from service.domain.pseudonyms import new_study_id
 from service.models import Participant
 from service.services.audit import record_access
+from service.services.context import participant_context
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
 from service.services.tokens import Principal, issue_participant_token
@@ -96,3 +98,25 @@ def self_enrol(
     token = issue_participant_token(session, participant.study_id)
     session.commit()
     return Enrolment(participant.study_id, token, participant.enrolled_at)
+
+
+def give_contact_details(
+    session: Session, keys: KeyringSource, study_id: str, contact: Mapping[str, str]
+) -> list[str]:
+    """A participant gives (or updates) how to reach them, into the identity vault only, and
+    only under consent in force that includes being contacted about an interview. Returns the
+    kinds stored. Commits."""
+    context = participant_context(session, study_id, for_writing=True)
+    if not context.consent.allows_contact:
+        raise ContactNotPermittedError(
+            "Your consent does not include being contacted about an interview, so the study "
+            "does not keep your contact details."
+        )
+    vault = Vault(session, keys)
+    if context.data_key is not None:
+        vault.adopt(study_id, context.data_key.kek_id, context.data_key.wrapped)
+    stored = [kind for kind, value in contact.items() if value]
+    for kind in stored:
+        vault.store_identity(study_id, kind, contact[kind])
+    session.commit()
+    return stored

@@ -7,13 +7,14 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.domain.consent import ERASED
 from service.domain.dashboard import TimepointProgress, Week, progress, weekly
 from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.models import Alert, Participant
+from service.services.alerts import AlertView, participant_alerts
 from service.services.audit import record_access
 from service.services.consent import history, participant, state_of
 from service.services.context import participant_context
@@ -35,19 +36,24 @@ class ParticipantView:
     task_counts: dict[str, int]
     open_alerts: int
     tasks: list[Any] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[AlertView] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
 
 
-def _view(session: Session, person: Participant, detail: bool) -> ParticipantView:
+def _view(
+    session: Session, person: Participant, keys: KeyringSource | None = None
+) -> ParticipantView:
+    """A participant as researchers see them; with ``keys``, in detail (tasks, alerts with
+    their reasons decrypted, consent events)."""
+    detail = keys is not None
     context = participant_context(session, person.study_id)
     state = context.consent
     erased = state.state == ERASED
     tasks = [] if erased else tasks_for(session, context)
-    alerts = list(
-        session.scalars(
-            select(Alert).where(Alert.study_id == person.study_id).order_by(Alert.raised_at)
-        )
+    open_alerts = session.scalar(
+        select(func.count())
+        .select_from(Alert)
+        .where(Alert.study_id == person.study_id, Alert.status == "open")
     )
     counts: dict[str, int] = {}
     for task in tasks:
@@ -61,9 +67,9 @@ def _view(session: Session, person: Participant, detail: bool) -> ParticipantVie
         enrolled_at=person.enrolled_at,
         consent=asdict(state),
         task_counts=counts,
-        open_alerts=sum(1 for a in alerts if a.status == "open"),
+        open_alerts=int(open_alerts or 0),
         tasks=tasks if detail else [],
-        alerts=alerts if detail else [],
+        alerts=participant_alerts(session, keys, person.study_id) if keys is not None else [],
         events=events,
     )
 
@@ -133,7 +139,7 @@ def list_participants(
     last_seen: str | None = None
     for person in session.scalars(query):
         last_seen = person.study_id
-        view = _view(session, person, detail=False)
+        view = _view(session, person)
         if consent_state is not None and view.consent["state"] != consent_state:
             continue
         if task_status is not None and not view.task_counts.get(task_status):
@@ -154,11 +160,15 @@ def list_participants(
 
 
 def participant_detail(
-    session: Session, writer: LedgerWriter, principal: Principal, study_id: str
+    session: Session,
+    keys: KeyringSource,
+    writer: LedgerWriter,
+    principal: Principal,
+    study_id: str,
 ) -> ParticipantView:
     """One participant: consent state, tasks, alerts, consent events. Commits the access entry."""
     writer.lock("access")
-    view = _view(session, participant(session, study_id), detail=True)
+    view = _view(session, participant(session, study_id), keys)
     record_access(writer, principal, "participant.read", study_id=study_id, rows=1)
     session.commit()
     return view

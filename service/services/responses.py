@@ -28,7 +28,8 @@ from service.domain.protocol import Timepoint
 from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
 from service.metrics import count_submission
-from service.models import Alert, Response
+from service.models import Response
+from service.services.alerts import raise_alerts
 from service.services.catalogue import catalogue
 from service.services.context import ParticipantContext, participant_context
 from service.services.keyring import KeyringSource
@@ -37,7 +38,6 @@ from service.services.vault import Vault
 IN_PROGRESS = "in-progress"
 SUBMITTED = "submitted"
 _RESPONSES = cast(Table, Response.__table__)
-_ALERTS = cast(Table, Alert.__table__)
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,26 @@ def require_consent(consent: ConsentState) -> None:
 def tasks_for(
     session: Session, context: ParticipantContext, today: dt.date | None = None
 ) -> list[Task]:
-    """The participant's tasks, given their consent state; an outstanding consent comes first."""
+    """The participant's tasks, given their consent state; an outstanding consent (or a newer
+    form they are offered while they continue) comes first."""
     today = today or utcnow().date()
     rows = session.execute(
-        select(Response.timepoint, Response.instrument_id, Response.id, Response.status).where(
-            Response.study_id == context.study_id
-        )
+        select(
+            Response.timepoint,
+            Response.instrument_id,
+            Response.id,
+            Response.status,
+            Response.version,
+        ).where(Response.study_id == context.study_id)
     )
-    summaries = {(t, i): ResponseSummary(str(rid), status) for t, i, rid, status in rows}
+    summaries = {
+        (t, i): ResponseSummary(str(rid), status, version) for t, i, rid, status, version in rows
+    }
     protocol = context.catalogue.protocol
     tasks = build_tasks(protocol, context.enrolled_at.date(), today, summaries)
-    if context.consent.state in (consent_rules.NOT_CONSENTED, consent_rules.NEEDS_RECONSENT):
+    consent = context.consent
+    outstanding = (consent_rules.NOT_CONSENTED, consent_rules.NEEDS_RECONSENT)
+    if consent.state in outstanding or consent.offered_version is not None:
         form = context.catalogue.consent_form
         tasks.insert(0, Task("consent", form.id, form.version, "open", today, today))
     return tasks
@@ -159,9 +168,14 @@ def start_response(
         started_at=now,
         updated_at=now,
         submitted_at=None,
+        consent_version=None,
     )
     row.answers = vault.encrypt(dict(answers), "responses", "answers", row.id, study_id)
-    raised = _finalise(vault, row, inst, answers) if submit else []
+    raised = (
+        _finalise(vault, row, inst, answers, context.consent.form_version)
+        if submit
+        else triggered_alerts(inst, answers, draft=True)
+    )
     stored = {c.key: getattr(row, c.key) for c in _RESPONSES.c}
     try:  # one Core INSERT; the unique task index refuses a second response
         session.connection().execute(insert(_RESPONSES).values(stored))
@@ -170,7 +184,7 @@ def start_response(
         raise ConflictError(
             _existing_message(session, study_id, timepoint, instrument_id)
         ) from None
-    _add_alerts(session, row, raised)
+    raise_alerts(session, vault, row, raised)
     session.commit()
     if submit:
         count_submission(instrument_id)
@@ -201,7 +215,7 @@ def _own(session: Session, study_id: str, response_id: uuid.UUID) -> Response:
 
 def _open_draft(
     session: Session, keys: KeyringSource, study_id: str, response_id: uuid.UUID
-) -> tuple[Response, Vault, dict[str, Any], Instrument]:
+) -> tuple[Response, Vault, dict[str, Any], Instrument, ParticipantContext]:
     """A draft the participant may still change now, with its answers decrypted."""
     row = _own(session, study_id, response_id)
     if row.status == SUBMITTED:
@@ -209,7 +223,8 @@ def _open_draft(
     context, vault = _writable(session, keys, study_id)
     _check_window(context, row.timepoint, utcnow().date())
     answers = vault.decrypt(row.answers, "responses", "answers", row.id, study_id)
-    return row, vault, answers, context.catalogue.instrument(row.instrument_id, row.version)
+    inst = context.catalogue.instrument(row.instrument_id, row.version)
+    return row, vault, answers, inst, context
 
 
 def save_answers(
@@ -220,7 +235,7 @@ def save_answers(
     patch: Mapping[str, Any],
 ) -> ResponseView:
     """Merge partial answers into a draft (JSON merge patch: null clears an answer). Commits."""
-    row, vault, answers, inst = _open_draft(session, keys, study_id, response_id)
+    row, vault, answers, inst, _ = _open_draft(session, keys, study_id, response_id)
     for item, value in patch.items():
         if value is None:
             answers.pop(item, None)
@@ -231,59 +246,43 @@ def save_answers(
         raise _answer_errors(errors)
     row.answers = vault.encrypt(answers, "responses", "answers", row.id, study_id)
     row.updated_at = utcnow()
+    raised = triggered_alerts(inst, answers, draft=True)
+    raise_alerts(session, vault, row, raised)
     session.commit()
-    return _view(row, inst, answers, [])
+    return _view(row, inst, answers, raised)
 
 
 def submit_response(
     session: Session, keys: KeyringSource, study_id: str, response_id: uuid.UUID
 ) -> ResponseView:
     """Validate everything, score, raise alerts; the response is then immutable. Commits."""
-    row, vault, answers, inst = _open_draft(session, keys, study_id, response_id)
+    row, vault, answers, inst, context = _open_draft(session, keys, study_id, response_id)
     errors = validate_answers(inst, answers, complete=True)
     if errors:
         raise _answer_errors(errors)
-    raised = _finalise(vault, row, inst, answers)
+    raised = _finalise(vault, row, inst, answers, context.consent.form_version)
     session.flush()
-    _add_alerts(session, row, raised)
+    raise_alerts(session, vault, row, raised)
     session.commit()
     count_submission(row.instrument_id)
     return _view(row, inst, answers, raised)
 
 
 def _finalise(
-    vault: Vault, row: Response, inst: Instrument, answers: Mapping[str, Any]
+    vault: Vault,
+    row: Response,
+    inst: Instrument,
+    answers: Mapping[str, Any],
+    consent_version: str | None,
 ) -> list[AlertResult]:
-    """Score and mark submitted; the alerts the answers raise (added once the row is stored)."""
+    """Score and mark submitted under the consent version in force; the alerts the answers
+    raise (added once the row is stored)."""
     scores = [asdict(s) for s in score_answers(inst, answers)]
     row.scores = vault.encrypt(scores, "responses", "scores", row.id, row.study_id)
     row.status = SUBMITTED
+    row.consent_version = consent_version
     row.submitted_at = row.updated_at = utcnow()
     return triggered_alerts(inst, answers)
-
-
-def _add_alerts(session: Session, row: Response, raised: list[AlertResult]) -> None:
-    """Store the alerts a submission raised (after the response row: they refer to it)."""
-    if not raised:
-        return
-    session.connection().execute(
-        insert(_ALERTS),
-        [
-            {
-                "id": uuid.uuid4(),
-                "study_id": row.study_id,
-                "response_id": row.id,
-                "rule_id": alert.id,
-                "severity": alert.severity,
-                "raised_at": row.submitted_at,
-                "status": "open",
-                "acknowledged_at": None,
-                "acknowledged_by": None,
-                "note": None,
-            }
-            for alert in raised
-        ],
-    )
 
 
 def get_response(

@@ -17,6 +17,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLo
 
 from service.web import answering as _answering_pages  # noqa: F401 (adds its routes to blp)
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
+from service.web import contact as _contact_pages  # noqa: F401 (adds its routes to blp)
 from service.web import participant, staff
 from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_exports as _export_pages  # noqa: F401 (adds its routes to blp)

@@ -193,8 +193,10 @@ def save_page(response_id: uuid.UUID, number: int) -> Response | str:
         return _go("web.resume", response_id=response_id)
     if number < len(pages):
         return _go("web.page", response_id=response_id, number=number + 1)
-    # An answer may have brought in a question on this page or an earlier one.
-    return _go("web.resume", response_id=response_id)
+    # An answer may have brought in a question on this page or an earlier one: a required
+    # one is asked; optional ones left blank are named on the check page (you may skip them).
+    required = any(i.required and i.id not in saved.answers for page in pages for i in page)
+    return _go("web.resume" if required else "web.check", response_id=response_id)
 
 
 @blp.route("/answers/<uuid:response_id>/check", methods=["GET"])
@@ -227,8 +229,12 @@ def check(response_id: uuid.UUID) -> Response | str:
         for number, items in enumerate(pages, start=1)
         for item in items
     ]
-    missing = forms.first_unanswered_page(pages, view.answers) <= len(pages)
-    return render_template("check.html", view=view, inst=inst, rows=rows, missing=missing)
+    skipped = [item for items in pages for item in items if item.id not in view.answers]
+    # A required question blocks sending; an optional one left blank gets a gentle check.
+    missing = any(item.required for item in skipped)
+    return render_template(
+        "check.html", view=view, inst=inst, rows=rows, missing=missing, skipped=len(skipped)
+    )
 
 
 @blp.route("/answers/<uuid:response_id>/check", methods=["POST"])

@@ -159,13 +159,19 @@ def sign_out() -> str:
     return render_template("signed_out.html")
 
 
+def own_study_id(what: str) -> str:
+    """The signed-in participant's study ID; a staff token has no such page (404)."""
+    study_id = current_principal().study_id
+    if study_id is None:
+        raise NotFoundError(f"Only a participant has {what}.")
+    return study_id
+
+
 @blp.route("/", methods=["GET"])
 @participant_page
 def home() -> str:
     """The participant's questionnaires by timepoint; the next open one is the main action."""
-    study_id = current_principal().study_id
-    if study_id is None:
-        raise NotFoundError("Only a participant has questionnaires.")
+    study_id = own_study_id("questionnaires")
     session = get_session()
     context = participant_context(session, study_id)
     tasks = responses.tasks_for(session, context)
@@ -178,11 +184,14 @@ def home() -> str:
         for t in tasks
         if t.timepoint != "consent"
     }
+    # Someone who signed an earlier form sees what is new in the one they are asked to sign.
+    renewing = bool(consent) and context.consent.form_version is not None
     return render_template(
         "home.html",
         titles=titles,
         study_id=study_id,
         consent=context.consent,
+        changes=context.catalogue.consent_form.changes if renewing else (),
         tasks=tasks,
         next_task=next_task,
     )

@@ -167,7 +167,9 @@ def dashboard() -> Response:
 
 def _alerts_page(faults: dict[str, str], status: int = 200) -> Response:
     session = get_session()
-    found = alerts.list_alerts(session, ledger_writer(session), current_principal(), None)
+    found = alerts.list_alerts(
+        session, get_keys(), ledger_writer(session), current_principal(), None
+    )
     # Open before acknowledged; urgent first; the longest waiting first.
     found.sort(key=lambda a: (a.status != "open", a.severity != "urgent", a.raised_at))
     by_token = {row.id: row.label for row in tokens.list_staff_tokens(session)}
@@ -176,7 +178,7 @@ def _alerts_page(faults: dict[str, str], status: int = 200) -> Response:
         status=status,
         open_alerts=[a for a in found if a.status == "open"],
         done=[a for a in found if a.status != "open"],
-        notes=alerts.notes_of(session, get_keys(), found),
+        notes={a.id: a.note for a in found if a.note is not None},
         labels=by_token,
         **with_faults(faults),
     )
@@ -273,7 +275,7 @@ WITHDRAWAL_CHOICES = {
 def _detail(study_id: str, faults: dict[str, str] | None = None) -> Response:
     session = get_session()
     view = researcher.participant_detail(
-        session, ledger_writer(session), current_principal(), study_id
+        session, get_keys(), ledger_writer(session), current_principal(), study_id
     )
     return render(
         "staff/participant.html",

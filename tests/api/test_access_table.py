@@ -144,6 +144,8 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/answers/{draft_id}/check", None, {"owner"}, 404),
     ("POST", "/p/answers/{draft_id}/check", None, {"owner"}, 404),
     ("GET", "/p/answers/{draft_id}/done", None, {"owner"}, 404),
+    ("GET", "/p/contact", None, PARTICIPANTS, 0),
+    ("POST", "/p/contact", None, PARTICIPANTS, 0),
     ("GET", "/p/withdraw", None, PARTICIPANTS, 0),
     ("POST", "/p/withdraw", None, PARTICIPANTS, 0),
     ("POST", "/p/withdraw/confirm", None, PARTICIPANTS, 0),

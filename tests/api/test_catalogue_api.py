@@ -3,8 +3,10 @@
 from flask.testing import FlaskClient
 
 from service.domain.canonical import content_hash
+from tests.conftest import SHIPPED_IDS
 
-EXPECTED = {"phq-9", "gad-7", "pcl-5", "epds", "peer-support", "about-you", "consent"}
+EXPECTED = SHIPPED_IDS
+AMENDED = EXPECTED - {"follow-up"}  # 1.0.0 and, since amendment 1.1, 1.1.0
 
 
 def test_the_catalogue_lists_every_instrument_with_version_and_hash(client: FlaskClient) -> None:
@@ -14,11 +16,11 @@ def test_the_catalogue_lists_every_instrument_with_version_and_hash(client: Flas
     assert set(entries) == EXPECTED
     assert entries["consent"]["kind"] == "consent"
     assert entries["phq-9"]["title"].startswith("Patient Health Questionnaire")
-    for entry in entries.values():
-        (version,) = entry["versions"]
-        assert version["version"] == "1.0.0"
-        assert len(version["sha256"]) == 64
-        assert version["published_at"].endswith("Z")
+    for name, entry in entries.items():
+        versions = [v["version"] for v in entry["versions"]]
+        assert versions == (["1.0.0", "1.1.0"] if name in AMENDED else ["1.0.0"])
+        for version in entry["versions"]:
+            assert len(version["sha256"]) == 64 and version["published_at"].endswith("Z")
 
 
 def test_a_definition_comes_with_its_hash_as_etag_and_the_hash_can_be_checked(
@@ -53,16 +55,37 @@ def test_an_unknown_instrument_or_version_is_a_404_problem(client: FlaskClient) 
 
 
 def test_the_consent_form_has_its_version_hash_and_clauses(client: FlaskClient) -> None:
-    form = client.get("/api/v1/consent/form").get_json()
-    assert form["id"] == "consent" and form["version"] == "1.0.0"
-    stored = client.get("/api/v1/instruments/consent/versions/1.0.0").get_json()
+    first = client.get("/api/v1/instruments/consent/versions/1.0.0").get_json()["definition"]
+    items = first["items"]
+    required = {c["id"] for c in items if c["required"]}
+    optional = {c["id"] for c in items if not c["required"]}
+    assert required == {"c_information_sheet", "c_voluntary", "c_audit", "c_take_part"}
+    assert optional == {"c_contact_interview", "c_audio_recording", "c_future_research"}
+    assert first["information_sheet_version"].startswith("1.0")
+    assert "version 1.0" in items[0]["text"]
+
+    form = client.get("/api/v1/consent/form").get_json()  # in force: amendment 1.1
+    assert form["id"] == "consent" and form["version"] == "1.1.0"
+    stored = client.get("/api/v1/instruments/consent/versions/1.1.0").get_json()
     assert form["sha256"] == stored["sha256"]
     required = {c["id"] for c in form["clauses"] if c["required"]}
     optional = {c["id"] for c in form["clauses"] if not c["required"]}
-    assert required == {"c_information_sheet", "c_voluntary", "c_audit", "c_take_part"}
-    assert optional == {"c_contact_interview", "c_audio_recording", "c_future_research"}
-    assert form["information_sheet_version"].startswith("1.0")
-    assert "version 1.0" in form["clauses"][0]["text"]
+    assert required == {
+        "c_information_sheet",
+        "c_voluntary",
+        "c_audit",
+        "c_safety_contact",
+        "c_retention",
+        "c_take_part",
+    }
+    assert optional == {
+        "c_contact_interview",
+        "c_audio_recording",
+        "c_anonymised_quotes",
+        "c_future_research",
+    }
+    assert form["reconsent"] == "required" and len(form["changes"]) >= 3
+    assert "version 1.1" in form["clauses"][0]["text"]
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:

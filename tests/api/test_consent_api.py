@@ -239,21 +239,52 @@ def test_a_new_consent_form_version_asks_everyone_to_consent_again(
 ) -> None:
     _, me = enrol()
     client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
-    data = json.loads((instruments_copy / "consent" / "1.0.0.json").read_text())
-    data["version"] = "1.1.0"
-    data["information_sheet_version"] = "1.1, dated 1 December 2026"
-    (instruments_copy / "consent" / "1.1.0.json").write_text(json.dumps(data))
-    sync_definitions(session, load_definitions(instruments_copy))
+    publish_consent_form(session, instruments_copy, "1.2.0", "required")
 
     consent = client.get("/api/v1/me", headers=me).get_json()["consent"]
-    assert consent["state"] == "needs-reconsent" and consent["form_version"] == "1.0.0"
+    assert consent["state"] == "needs-reconsent" and consent["form_version"] == "1.1.0"
     stale = client.post(
-        "/api/v1/me/consent", json=valid_signature(client, form_version="1.0.0"), headers=me
+        "/api/v1/me/consent", json=valid_signature(client, form_version="1.1.0"), headers=me
     )
     assert stale.status_code == 422 and "form_version" in stale.get_json()["errors"]
     renewed = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
-    assert renewed.status_code == 201 and renewed.get_json()["form_version"] == "1.1.0"
+    assert renewed.status_code == 201 and renewed.get_json()["form_version"] == "1.2.0"
     assert client.get("/api/v1/me", headers=me).get_json()["consent"]["state"] == "consented"
+
+
+def publish_consent_form(session: Session, folder: Path, version: str, reconsent: str) -> None:
+    """Publish a later consent form (the 1.1.0 text) with the given re-consent rule."""
+    data = json.loads((folder / "consent" / "1.1.0.json").read_text())
+    data.update(version=version, reconsent=reconsent, changes=[f"Version {version}."])
+    (folder / "consent" / f"{version}.json").write_text(json.dumps(data))
+    report = sync_definitions(session, load_definitions(folder))
+    assert report.added == [f"consent {version}"], report
+
+
+def test_a_version_that_lets_people_continue_offers_itself_and_takes_data_meanwhile(
+    client: FlaskClient, enrol, session: Session, instruments_copy: Path
+) -> None:
+    _, me = enrol()
+    assert (
+        client.post("/api/v1/me/consent", json=valid_signature(client), headers=me).status_code
+        == 201
+    )
+    publish_consent_form(session, instruments_copy, "1.2.0", "optional")
+
+    view = client.get("/api/v1/me", headers=me).get_json()
+    assert view["consent"]["state"] == "consented"
+    assert view["consent"]["form_version"] == "1.1.0"
+    assert view["consent"]["offered_version"] == "1.2.0"
+    assert view["tasks"][0]["instrument"] == "consent" and view["tasks"][0]["version"] == "1.2.0"
+    started = client.post(
+        "/api/v1/me/responses",
+        json={"instrument": "gad-7", "version": "1.0.0", "timepoint": "baseline", "answers": {}},
+        headers=me,
+    )
+    assert started.status_code == 201, started.get_json()
+
+    publish_consent_form(session, instruments_copy, "1.3.0", "required")
+    assert client.get("/api/v1/me", headers=me).get_json()["consent"]["state"] == "needs-reconsent"
 
 
 def test_every_auditor_call_is_itself_in_the_access_log(

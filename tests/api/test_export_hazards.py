@@ -74,7 +74,7 @@ def words(session: Session, instruments_copy: Path) -> None:
     folder.mkdir()
     (folder / "1.0.0.json").write_text(json.dumps(WORDS))
     protocol = json.loads((instruments_copy / "protocol.json").read_text())
-    protocol["version"] = "1.1.0"
+    protocol["version"] = "1.0.1"
     protocol["timepoints"][0]["instruments"].append({"id": "hostile-words", "version": "1.0.0"})
     (instruments_copy / "protocol.json").write_text(json.dumps(protocol))
     report = sync_definitions(session, load_definitions(instruments_copy))

@@ -103,7 +103,7 @@ def two_versions(session: Session, instruments_copy: Path) -> None:
     v2["items"].append({"id": "t_new", "text": "New", "type": "integer", "required": False})
     (folder / "1.1.0.json").write_text(json.dumps(v2))
     protocol = json.loads((instruments_copy / "protocol.json").read_text())
-    protocol["version"] = "1.1.0"
+    protocol["version"] = "1.0.1"
     protocol["timepoints"][0]["instruments"].append({"id": "all-types", "version": "1.0.0"})
     protocol["timepoints"][1]["instruments"].append({"id": "all-types", "version": "1.1.0"})
     (instruments_copy / "protocol.json").write_text(json.dumps(protocol))
@@ -182,12 +182,13 @@ def test_values_round_trip_across_two_versions_in_one_export(
     b = rows[b_id]
     assert (b["t_choice"], b["t_bool"], b["t_multi___2"], b["t_new"]) == ("0", "0", "1", "4")
     header = next(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert header[:7] == [
+    assert header[:8] == [
         "study_id",
         "timepoint",
         "instrument",
         "version",
         "instrument_hash",
+        "consent_version",
         "response_id",
         "submitted_at",
     ]

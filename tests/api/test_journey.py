@@ -50,7 +50,7 @@ def test_the_whole_journey(client: FlaskClient, participant, researcher: Headers
         client.post("/api/v1/me/consent", json=valid_signature(client), headers=me).status_code
         == 201
     )
-    assert form["version"] == "1.0.0"
+    assert form["version"] == "1.1.0"
 
     me_view = client.get("/api/v1/me", headers=me).get_json()
     assert me_view["study_id"] == study_id and me_view["consent"]["state"] == "consented"

@@ -23,30 +23,33 @@ def test_syncing_the_same_files_again_changes_nothing(
 ) -> None:
     report = sync_definitions(session, load_definitions(instruments_copy))
     assert report.added == [] and report.refused == []
-    assert len(report.unchanged) == 8  # seven definitions and the protocol
+    # 15 definitions (1.0.0 and amendment 1.1's new versions) and two protocol versions
+    assert len(report.unchanged) == 17
 
 
 def test_a_new_version_file_is_added_beside_the_old(
     session: Session, instruments_copy: Path
 ) -> None:
-    bump(instruments_copy, "gad-7", "1.1.0", title="GAD-7, revised")
+    bump(instruments_copy, "gad-7", "1.2.0", title="GAD-7, revised")
     report = sync_definitions(session, load_definitions(instruments_copy))
-    assert report.added == ["gad-7 1.1.0"]
+    assert report.added == ["gad-7 1.2.0"]
     versions = session.scalars(
         select(InstrumentVersion.version).where(InstrumentVersion.instrument_id == "gad-7")
     ).all()
-    assert sorted(versions) == ["1.0.0", "1.1.0"]
+    assert sorted(versions) == ["1.0.0", "1.1.0", "1.2.0"]
 
 
 def test_one_changed_character_in_a_published_file_refuses_the_whole_sync(
     session: Session, instruments_copy: Path
 ) -> None:
-    bump(instruments_copy, "gad-7", "1.1.0")
+    bump(instruments_copy, "gad-7", "1.2.0")
     path = instruments_copy / "phq-9" / "1.0.0.json"
     text = path.read_text()
     path.write_text(text.replace("Little interest", "Little Interest", 1))
     before = session.scalars(
-        select(InstrumentVersion).where(InstrumentVersion.instrument_id == "phq-9")
+        select(InstrumentVersion).where(
+            InstrumentVersion.instrument_id == "phq-9", InstrumentVersion.version == "1.0.0"
+        )
     ).one()
 
     report = sync_definitions(session, load_definitions(instruments_copy))
@@ -56,19 +59,18 @@ def test_one_changed_character_in_a_published_file_refuses_the_whole_sync(
     assert changed.stored_sha256 == before.sha256 != changed.file_sha256
     assert before.sha256 in str(changed) and changed.file_sha256 in str(changed)
     assert report.added == []
-    assert (
-        session.scalars(select(InstrumentVersion).where(InstrumentVersion.instrument_id == "gad-7"))
-        .all()[0]
-        .version
-        == "1.0.0"
-    )
-    assert len(session.scalars(select(InstrumentVersion)).all()) == 7
+    assert sorted(
+        session.scalars(
+            select(InstrumentVersion.version).where(InstrumentVersion.instrument_id == "gad-7")
+        )
+    ) == ["1.0.0", "1.1.0"]
+    assert len(session.scalars(select(InstrumentVersion)).all()) == 15
 
 
 def test_the_consent_form_in_force_is_the_highest_version(
     session: Session, instruments_copy: Path
 ) -> None:
-    assert current_consent_form(session).version == "1.0.0"
+    assert current_consent_form(session).version == "1.1.0"
     bump(instruments_copy, "consent", "1.10.0")
     bump(instruments_copy, "consent", "1.9.0")
     sync_definitions(session, load_definitions(instruments_copy))

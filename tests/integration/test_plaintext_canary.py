@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 
 from service.db import Base, EncryptedBytes, get_db
 from service.services.tokens import create_staff_token
@@ -89,6 +89,9 @@ def plant(app: Flask, n: int) -> dict[tuple[str, str], list[str]]:
         ("responses", "answers"): [free_text],
         ("responses", "scores"): [score],
         ("alerts", "note"): [note],
+        # The rule ids are in the shipped definitions' plaintext, so they cannot be markers
+        # here: test_alert_rows_name_no_rule checks the alert rows' plaintext for them.
+        ("alerts", "reasons"): [],
         ("idempotency_records", "body"): [score, free_text],
     }
 
@@ -127,3 +130,16 @@ def test_no_marker_reaches_the_database_in_plaintext(fresh_app, tmp_path: Path) 
         if form in dump
     ]
     assert leaked == []
+
+
+def test_alert_rows_name_no_rule(fresh_app) -> None:
+    """Which answer raised an alert is in its encrypted reasons, nowhere in its row."""
+    app = fresh_app("psam_canary_alerts", sqlite=True)
+    plant(app, 0)
+    with app.app_context(), get_db().sessionmaker() as session:
+        rows = session.execute(text("SELECT * FROM alerts")).mappings().all()
+    assert rows, "the PHQ-9 answers raised an alert"
+    for row in rows:
+        plain = " ".join(str(v) for k, v in row.items() if k not in ("reasons", "note"))
+        assert "phq9" not in plain and "item9" not in plain and "severe" not in plain
+        assert row["rule_id"] == "sealed" and row["reasons"] is not None

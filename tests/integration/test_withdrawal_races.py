@@ -11,13 +11,14 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service.db import get_db
 from service.models import DataKeyRecord, Response
 from service.resources import get_keys, ledger_writer
 from service.services.consent import withdraw
 from service.services.idempotency import deferred_commit
-from service.services.responses import start_response
+from service.services.responses import ResponseView, start_response
 from service.services.tokens import authenticate
 from tests.conftest import consented_participant
 
@@ -33,6 +34,20 @@ def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     return thread, answers
 
 
+def submit_phq9(session: Session, study_id: str, answers: dict[str, int]) -> ResponseView:
+    """Submit a baseline PHQ-9 through the service (the caller's session commits it)."""
+    return start_response(
+        session,
+        get_keys(),
+        study_id,
+        instrument_id="phq-9",
+        version="1.0.0",
+        timepoint="baseline",
+        answers=answers,
+        submit=True,
+    )
+
+
 def test_an_erasure_waits_for_a_submission_in_flight_and_then_erases_it(
     fresh_app: Callable[[str], Flask],
 ) -> None:
@@ -41,16 +56,7 @@ def test_an_erasure_waits_for_a_submission_in_flight_and_then_erases_it(
     me = {"Authorization": f"Bearer {token}"}
     with app.app_context(), get_db().sessionmaker() as session:
         with deferred_commit(session):  # the submission is written but not yet committed
-            view = start_response(
-                session,
-                get_keys(),
-                study_id,
-                instrument_id="phq-9",
-                version="1.0.0",
-                timepoint="baseline",
-                answers=PHQ9,
-                submit=True,
-            )
+            view = submit_phq9(session, study_id, PHQ9)
         erase, answers = in_thread(
             lambda: (
                 client.post(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.config import PROJECT_ROOT
+from tests.conftest import SHIPPED_IDS
 from tests.system.conftest import LiveServer, run_cli
 
 pytestmark = pytest.mark.system
@@ -28,15 +29,7 @@ def get(url: str, token: str | None = None) -> tuple[int, dict, dict]:
 def test_the_served_catalogue_lists_every_instrument(live_server: LiveServer) -> None:
     status, _, body = get(live_server.url + "/api/v1/instruments")
     assert status == 200
-    assert {i["id"] for i in body["instruments"]} == {
-        "phq-9",
-        "gad-7",
-        "pcl-5",
-        "epds",
-        "peer-support",
-        "about-you",
-        "consent",
-    }
+    assert {i["id"] for i in body["instruments"]} == SHIPPED_IDS
 
 
 def test_the_bootstrap_admin_token_works_and_a_second_bootstrap_makes_none(

@@ -11,6 +11,7 @@ from service.services.definitions import (
     load_definitions,
     load_instrument_file,
 )
+from tests.conftest import SHIPPED_IDS
 
 SHIPPED = PROJECT_ROOT / "instruments"
 
@@ -29,7 +30,7 @@ def phq9() -> dict:
 def test_every_shipped_definition_and_the_protocol_load() -> None:
     loaded = load_definitions(SHIPPED)
     ids = {i.id for i in loaded.instruments}
-    assert ids == {"phq-9", "gad-7", "pcl-5", "epds", "peer-support", "about-you", "consent"}
+    assert ids == SHIPPED_IDS
     assert [t.id for t in loaded.protocol.timepoints] == ["baseline", "month-3", "month-6"]
     assert [(t.day, t.window_before, t.window_after) for t in loaded.protocol.timepoints] == [
         (0, 0, 14),
