@@ -37,7 +37,8 @@ def test_a_participant_without_consent_lands_on_the_welcome_page_first(
     assert page.h1 == "Peer Support After Miscarriage: what the study is"
     assert "What you would do" in page.headings
     assert "You can stop at any time without saying why" in page.text
-    assert "version 1.0, dated 1 November 2026" in page.text
+    form = client.get("/api/v1/consent/form").get_json()  # the form in force names the sheet
+    assert f"version {form['information_sheet_version']}" in page.text
     assert page.href("Continue to the consent form") == "/p/consent"
     assert page.links.count("Continue to the consent form") == 1
 
