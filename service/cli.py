@@ -475,3 +475,6 @@ def register_commands(app: Flask) -> None:
             if cmd.callback is not None and not getattr(cmd.callback, "_keyring_errors", False):
                 cmd.callback = _keyring_errors(cmd.callback)
         app.cli.add_command(group)
+    from service.worker import register_worker_commands
+
+    register_worker_commands(app)

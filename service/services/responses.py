@@ -29,6 +29,7 @@ from service.domain.scoring import AlertResult, score_answers, triggered_alerts
 from service.domain.tasks import ResponseSummary, Task, build_tasks, find_timepoint, window
 from service.metrics import count_submission
 from service.models import Alert, Response
+from service.services import notifications
 from service.services.catalogue import catalogue
 from service.services.context import ParticipantContext, participant_context
 from service.services.keyring import KeyringSource
@@ -266,24 +267,24 @@ def _add_alerts(session: Session, row: Response, raised: list[AlertResult]) -> N
     """Store the alerts a submission raised (after the response row: they refer to it)."""
     if not raised:
         return
-    session.connection().execute(
-        insert(_ALERTS),
-        [
-            {
-                "id": uuid.uuid4(),
-                "study_id": row.study_id,
-                "response_id": row.id,
-                "rule_id": alert.id,
-                "severity": alert.severity,
-                "raised_at": row.submitted_at,
-                "status": "open",
-                "acknowledged_at": None,
-                "acknowledged_by": None,
-                "note": None,
-            }
-            for alert in raised
-        ],
-    )
+    alerts = [
+        {
+            "id": uuid.uuid4(),
+            "study_id": row.study_id,
+            "response_id": row.id,
+            "rule_id": alert.id,
+            "severity": alert.severity,
+            "raised_at": row.submitted_at,
+            "status": "open",
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+            "note": None,
+        }
+        for alert in raised
+    ]
+    session.connection().execute(insert(_ALERTS), alerts)
+    # In this same transaction: an urgent alert is never stored without its message.
+    notifications.queue_safety_alerts(session, alerts)
 
 
 def get_response(

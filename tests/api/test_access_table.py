@@ -90,6 +90,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/api/v1/participants", None, {"researcher"}, 403),
     ("GET", "/api/v1/participants/{owner}", None, {"researcher"}, 403),
     ("GET", "/api/v1/participants/{owner}/contact", None, {"researcher"}, 403),
+    ("GET", "/api/v1/participants/{owner}/messages", None, {"researcher"}, 403),
     ("POST", "/api/v1/participants/{owner}/token", None, {"researcher"}, 403),
     ("POST", "/api/v1/participants/{owner}/withdrawal", {"scope": "stop"}, {"researcher"}, 403),
     ("GET", "/api/v1/alerts", None, {"researcher"}, 403),
