@@ -17,8 +17,10 @@ import random
 import signal
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -51,6 +53,25 @@ class PassReport:
     periodic: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """When reminders fall due, how often a message is tried, when checkpoints are due."""
+
+    reminder_days: rules.ReminderDays
+    max_attempts: int
+    retry_seconds: float
+    checkpoint_interval: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Policy:
+        return cls(
+            config["PSAM_REMINDER_DAYS"],
+            config["PSAM_NOTIFY_MAX_ATTEMPTS"],
+            config["PSAM_NOTIFY_RETRY_SECONDS"],
+            config["PSAM_CHECKPOINT_INTERVAL"],
+        )
+
+
 class Worker:
     """Sends the outbox's messages through ``channel`` and runs the periodic jobs."""
 
@@ -60,18 +81,14 @@ class Worker:
         keys: KeyringSource,
         channel: Channel,
         settings: outbox.Settings,
-        config: dict[str, object],
+        policy: Policy,
         *,
         batch: int = 20,
         lease: dt.timedelta = dt.timedelta(minutes=5),
     ):
         self.db, self.keys, self.channel, self.settings = db, keys, channel, settings
-        self.batch, self.lease = batch, lease
-        self.reminder_days = config["PSAM_REMINDER_DAYS"]
-        self.max_attempts = int(str(config["PSAM_NOTIFY_MAX_ATTEMPTS"]))
-        self.retry_seconds = float(str(config["PSAM_NOTIFY_RETRY_SECONDS"]))
-        self.checkpoint_interval = int(str(config["PSAM_CHECKPOINT_INTERVAL"]))
-        self.rng = random.Random()  # noqa: S311 (jitter, not a secret)
+        self.policy, self.batch, self.lease = policy, batch, lease
+        self.rng = random.Random()  # noqa: S311  # nosec B311
         self.scheduled_on: dt.date | None = None
         self.periodic_at = 0.0
         self.stopping = False
@@ -83,8 +100,8 @@ class Worker:
             queued = outbox.queue_escalations(session, now, self.settings.escalate_after)
             day = today or now.date()
             if today is not None or self.scheduled_on != day:
-                assert isinstance(self.reminder_days, rules.ReminderDays)
-                queued += outbox.schedule_reminders(session, day, self.reminder_days, now)
+                days = self.policy.reminder_days
+                queued += outbox.schedule_reminders(session, day, days, now)
                 self.scheduled_on = day
             session.commit()
         return queued
@@ -118,8 +135,8 @@ class Worker:
                     message_id,
                     exc.reason,
                     permanent=exc.permanent,
-                    max_attempts=self.max_attempts,
-                    retry_seconds=self.retry_seconds,
+                    max_attempts=self.policy.max_attempts,
+                    retry_seconds=self.policy.retry_seconds,
                     rng=self.rng,
                 )
             if status == rules.FAILED:
@@ -146,7 +163,9 @@ class Worker:
         keyring = self.keys.current()
         for name in LOGS:
             with self.db.sessionmaker() as session:
-                signed = ledger.checkpoint_if_due(session, keyring, name, self.checkpoint_interval)
+                signed = ledger.checkpoint_if_due(
+                    session, keyring, name, self.policy.checkpoint_interval
+                )
             if signed is not None:
                 done.append(f"{name} log: checkpoint at length {signed.length}")
         return done
@@ -205,7 +224,8 @@ def worker_settings(app: Flask) -> outbox.Settings:
 def build_worker(app: Flask, **options: object) -> Worker:
     settings = worker_settings(app)
     channel = SmtpChannel(app.config["PSAM_SMTP_URL"], app.config["PSAM_MAIL_FROM"])
-    return Worker(get_db(), get_keys(), channel, settings, dict(app.config), **options)  # type: ignore[arg-type]
+    policy = Policy.from_config(app.config)
+    return Worker(get_db(), get_keys(), channel, settings, policy, **options)  # type: ignore[arg-type]
 
 
 @click.command("worker")

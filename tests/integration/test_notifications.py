@@ -19,7 +19,7 @@ from service.db import utcnow
 from service.domain.notifications import check_wording
 from service.models import Alert, Notification, Participant
 from service.services import notifications as outbox
-from service.worker import Worker
+from service.worker import Policy, Worker
 from tests.conftest import valid_signature
 from tests.mailbox import Mailbox
 
@@ -49,12 +49,13 @@ def make_worker(app: Flask, smtp_url: str, **changes: Any) -> Worker:
         wording=check_wording({}),
     )
     config = dict(app.config) | {"PSAM_NOTIFY_RETRY_SECONDS": 0} | changes.pop("config", {})
+    policy = Policy.from_config(config)
     return Worker(
         app.extensions["psam_db"],
         app.extensions["psam_keys"],
         SmtpChannel(smtp_url, SENDER, timeout=5),
         settings,
-        config,
+        policy,
         **changes,
     )
 
