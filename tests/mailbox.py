@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -34,8 +35,9 @@ class Mailbox:
     """An SMTP server on 127.0.0.1; ``url`` is the PSAM_SMTP_URL that reaches it. It can be
     stopped and started again on the same port (an SMTP server that goes down and comes back)."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, delay: float = 0.0):
         self.port = port or free_port()
+        self.delay = delay  # seconds before each message is accepted (a slow server)
         self.raw: list[bytes] = []
         self.recipients: list[list[str]] = []
         self.lock = threading.Lock()
@@ -46,7 +48,10 @@ class Mailbox:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> Mailbox:
-        self.controller = Controller(_Keep(self), hostname="127.0.0.1", port=self.port)
+        # A server name given, so that no connection waits on a lookup of this host's name.
+        self.controller = Controller(
+            _Keep(self), hostname="127.0.0.1", port=self.port, server_hostname="mailbox.test"
+        )
         self.controller.start()
         return self
 
@@ -62,6 +67,9 @@ class Mailbox:
             email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[misc]
             for data in raw
         ]
+
+    def message_ids(self) -> list[str]:
+        return [str(m["Message-ID"]) for m in self.messages()]
 
     def wait_for(self, count: int, seconds: float) -> list[EmailMessage]:
         """The messages once there are ``count`` of them (or as many as came in time)."""
