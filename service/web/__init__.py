@@ -17,6 +17,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLo
 from service.web import answering as _answering_pages  # noqa: F401 (adds its routes to blp)
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
 from service.web import participant
+from service.web import reminders as _reminder_pages  # noqa: F401 (adds its routes to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
 
 TEMPLATES = Path(__file__).parent / "templates"

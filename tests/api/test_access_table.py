@@ -125,6 +125,8 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/assets/init.mjs", None, EVERYONE, 0),
     ("GET", "/p/", None, PARTICIPANTS, 0),
     ("GET", "/p/consent", None, PARTICIPANTS, 0),
+    ("GET", "/p/reminders", None, PARTICIPANTS, 0),
+    ("POST", "/p/reminders", None, PARTICIPANTS, 0),
     ("POST", "/p/consent", None, PARTICIPANTS, 0),
     ("GET", "/p/consent/receipt", None, PARTICIPANTS, 0),
     ("GET", "/p/questionnaires/baseline/phq-9", None, PARTICIPANTS, 0),
