@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -346,3 +347,21 @@ def test_an_alert_and_its_message_commit_together_or_not_at_all(
     assert again.status_code == 409
     assert len(outbox_rows(session)) == before + 1
     assert len(session.scalars(select(Alert).where(Alert.study_id == study_id)).all()) == 1
+
+
+def test_the_worker_runs_the_jobs_that_were_cron_s_erasure_purges_and_due_checkpoints(
+    app: Flask, client: FlaskClient, session: Session, researcher: Headers, mailbox: Mailbox
+) -> None:
+    enrol(client, researcher, None)  # appends to both logs
+    worker = make_worker(app, mailbox.url, config={"PSAM_CHECKPOINT_INTERVAL": 1})
+    time.sleep(1.1)  # the newest entries have now waited the interval unsigned
+
+    report = worker.run_pass(force_periodic=True)
+
+    assert report.periodic[0].startswith("erasure purge: ")
+    assert sorted(line.split(":")[0] for line in report.periodic[1:]) == [
+        "access log",
+        "consent log",
+    ]
+    # Within the minute, a second pass leaves the periodic jobs alone.
+    assert worker.run_pass().periodic == []
