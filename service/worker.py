@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -178,7 +179,7 @@ class Worker:
         report.periodic = self.periodic(force_periodic)
         return report
 
-    def run_forever(self, poll_seconds: float) -> None:
+    def run_forever(self, poll_seconds: float, heartbeat: Path | None = None) -> None:
         def stop(_signum: int, _frame: FrameType | None) -> None:
             self.stopping = True
 
@@ -201,6 +202,8 @@ class Worker:
                         report.failed,
                         report.cancelled,
                     )
+                if heartbeat is not None:  # a pass completed: the worker is alive and working
+                    heartbeat.touch()
             deadline = time.monotonic() + poll_seconds
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(min(0.2, poll_seconds))
@@ -244,9 +247,19 @@ def build_worker(app: Flask, **options: object) -> Worker:
     help="How long a claimed batch is this worker's before another may take it.",
 )
 @click.option("--poll-seconds", type=click.FloatRange(0.1, 3600), default=5.0, show_default=True)
+@click.option(
+    "--heartbeat",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file touched after each pass (a container's healthcheck reads its age).",
+)
 @with_appcontext
 def worker_command(
-    once: bool, today: dt.datetime | None, batch: int, lease_seconds: int, poll_seconds: float
+    once: bool,
+    today: dt.datetime | None,
+    batch: int,
+    lease_seconds: int,
+    poll_seconds: float,
+    heartbeat: Path | None,
 ) -> None:
     """Send queued messages and run the scheduler and periodic jobs (Ctrl-C to stop)."""
     worker = build_worker(current_app, batch=batch, lease=dt.timedelta(seconds=lease_seconds))
@@ -260,7 +273,7 @@ def worker_command(
             click.echo(line)
         return
     click.echo("worker started", err=True)
-    worker.run_forever(poll_seconds)
+    worker.run_forever(poll_seconds, heartbeat)
 
 
 notifications_cli = AppGroup("notifications", help="The outbox: messages and their delivery.")

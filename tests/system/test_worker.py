@@ -84,7 +84,8 @@ def test_a_safety_email_arrives_within_a_minute_of_a_submit_over_http(
 ) -> None:
     deployment = deploy("psam_worker_live", tmp_path, **mail_settings(mailbox))
     web = Gunicorn(deployment, workers=1).start()
-    worker = start_worker(deployment, "--poll-seconds", "1")
+    heartbeat = tmp_path / "worker.alive"
+    worker = start_worker(deployment, "--poll-seconds", "1", "--heartbeat", str(heartbeat))
     try:
         _study_id, token = consented_participant(web.url, deployment)
         started = time.monotonic()
@@ -97,6 +98,7 @@ def test_a_safety_email_arrives_within_a_minute_of_a_submit_over_http(
     print(f"\nsafety email received {took:.2f} s after the submit")
     assert took < 60
     assert mail["To"] == SAFETY and "safety alert" in mail["Subject"]
+    assert heartbeat.exists()  # what compose's healthcheck of the worker reads
 
 
 def seed_alert_messages(deployment: Deployment, count: int) -> None:
