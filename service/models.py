@@ -349,7 +349,9 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(16))
     study_id: Mapped[str | None] = mapped_column(String(16), index=True)
     timepoint: Mapped[str | None] = mapped_column(String(32))
-    alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alerts.id"))
+    # No foreign key: an erasure deletes the alert, and the worker cancels a message whose
+    # alert is gone.
+    alert_id: Mapped[uuid.UUID | None]
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[UtcTimestamp]

@@ -21,7 +21,14 @@ from service.domain.crypto import (
     new_data_key,
 )
 from service.domain.errors import NotFoundError
-from service.models import DataKeyRecord, IdentityValue, KekPrimary, Participant
+from service.models import (
+    DataKeyRecord,
+    IdentityValue,
+    KekPrimary,
+    Notification,
+    Participant,
+    ReminderChoice,
+)
 from service.services.keyring import KeyringSource
 
 IDENTITY_KINDS = ("name", "email", "phone", "signature")
@@ -174,6 +181,11 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     if participant is None:
         raise NotFoundError(f"There is no participant {study_id}.")
     counts: dict[str, int] = {}
+    # Their messages and reminder choice hold no ciphertext, but which messages went (a
+    # safety alert's among them) is a fact about them: it goes too (docs/notifications.md).
+    for model in (Notification, ReminderChoice):
+        result = session.execute(delete(model).where(model.study_id == study_id))
+        counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
     for name in encrypted_tables():
         table = Base.metadata.tables[name]
         result = session.execute(delete(table).where(table.c.study_id == study_id))

@@ -20,7 +20,7 @@ from service.db import utcnow
 from service.domain.notifications import check_wording
 from service.models import Alert, Notification, Participant
 from service.services import notifications as outbox
-from service.worker import Policy, Worker
+from service.worker import PassReport, Policy, Worker
 from tests.conftest import valid_signature
 from tests.mailbox import Mailbox
 
@@ -365,3 +365,24 @@ def test_the_worker_runs_the_jobs_that_were_cron_s_erasure_purges_and_due_checkp
     ]
     # Within the minute, a second pass leaves the periodic jobs alone.
     assert worker.run_pass().periodic == []
+
+
+def test_an_erasure_removes_the_participant_s_messages_and_the_worker_skips_one_in_flight(
+    app: Flask, client: FlaskClient, session: Session, researcher: Headers, mailbox: Mailbox
+) -> None:
+    study_id, me = enrol(client, researcher, {"email": EMAIL})
+    submit_phq9(client, me)
+    outbox.choose_reminders(session, study_id, by_email=False)
+    worker = make_worker(app, mailbox.url)
+    with app.app_context():
+        claimed = outbox.claim(session, utcnow(), 10, dt.timedelta(minutes=5))
+    assert len(claimed) == 1
+
+    erased = client.post("/api/v1/me/withdrawal", json={"scope": "stop-and-erase"}, headers=me)
+
+    assert erased.status_code in (200, 201), erased.get_json()
+    assert outbox_rows(session, study_id=study_id) == []
+    report = PassReport()
+    worker.deliver(claimed[0], report)  # the worker had claimed it before the erasure
+    assert (report.sent, report.cancelled) == (0, 1)
+    assert mailbox.messages() == []
