@@ -316,8 +316,3 @@ def notifications_retry(message_id: uuid.UUID) -> None:
     finally:
         session.close()
     click.echo(f"message {message_id} queued again")
-
-
-def register_worker_commands(app: Flask) -> None:
-    app.cli.add_command(worker_command)
-    app.cli.add_command(notifications_cli)
