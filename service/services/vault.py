@@ -32,6 +32,9 @@ from service.models import (
 from service.services.keyring import KeyringSource
 
 IDENTITY_KINDS = ("name", "email", "phone", "signature")
+# Tables without ciphertext whose rows about a participant go at erasure all the same: which
+# messages went to them (a safety alert's among them) is a fact about them.
+ERASED_IN_THE_CLEAR = (Notification, ReminderChoice)
 XID_MODULUS = 2**32
 
 
@@ -181,9 +184,7 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     if participant is None:
         raise NotFoundError(f"There is no participant {study_id}.")
     counts: dict[str, int] = {}
-    # Their messages and reminder choice hold no ciphertext, but which messages went (a
-    # safety alert's among them) is a fact about them: it goes too (docs/notifications.md).
-    for model in (Notification, ReminderChoice):
+    for model in ERASED_IN_THE_CLEAR:  # docs/notifications.md
         result = session.execute(delete(model).where(model.study_id == study_id))
         counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
     for name in encrypted_tables():
