@@ -110,7 +110,9 @@ class Worker:
     def drain(self, report: PassReport) -> int:
         """Claim one batch and send it; how many were claimed."""
         with self.db.sessionmaker() as session:
-            claimed = outbox.claim(session, utcnow(), self.batch, self.lease)
+            claimed = outbox.claim(
+                session, utcnow(), self.batch, self.lease, self.policy.max_attempts
+            )
         for message_id in claimed:
             if self.stopping:
                 break  # the rest go back to the queue when their lease ends

@@ -204,8 +204,32 @@ def schedule_reminders(
 # --- the worker's side -----------------------------------------------------------------------
 
 
-def claim(session: Session, now: dt.datetime, batch: int, lease: dt.timedelta) -> list[uuid.UUID]:
-    """Take up to ``batch`` due messages for this worker, for ``lease``. Commits."""
+def claim(
+    session: Session,
+    now: dt.datetime,
+    batch: int,
+    lease: dt.timedelta,
+    max_attempts: int | None = None,
+) -> list[uuid.UUID]:
+    """Take up to ``batch`` due messages for this worker, for ``lease``. Commits.
+
+    A message whose lease ran out with its tries used up is marked failed instead: a message
+    that makes every worker die while sending it must not stop the queue for ever.
+    """
+    if max_attempts is not None:
+        session.execute(
+            update(Notification)
+            .where(
+                Notification.status == rules.SENDING,
+                Notification.lease_until < now,
+                Notification.attempts >= max_attempts,
+            )
+            .values(
+                status=rules.FAILED,
+                lease_until=None,
+                last_error="no outcome recorded: a worker stopped while sending it, every try",
+            )
+        )
     due = (
         select(Notification.id)
         .where(

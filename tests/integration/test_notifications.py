@@ -386,3 +386,21 @@ def test_an_erasure_removes_the_participant_s_messages_and_the_worker_skips_one_
     worker.deliver(claimed[0], report)  # the worker had claimed it before the erasure
     assert (report.sent, report.cancelled) == (0, 1)
     assert mailbox.messages() == []
+
+
+def test_a_message_whose_worker_died_on_every_try_is_failed_not_claimed_for_ever(
+    app: Flask, client: FlaskClient, session: Session, researcher: Headers, mailbox: Mailbox
+) -> None:
+    submit_phq9(client, enrol(client, researcher, None)[1])
+    lease = dt.timedelta(seconds=5)
+    start = utcnow()
+    for minute in (1, 2):  # two workers each claimed it and died before recording anything
+        moment = start + dt.timedelta(minutes=minute)
+        assert len(outbox.claim(session, moment, 10, lease, 2)) == 1
+    later = start + dt.timedelta(minutes=5)
+
+    assert outbox.claim(session, later, 10, lease, 2) == []
+
+    [row] = outbox_rows(session, kind="safety-alert")
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert row.last_error is not None and "stopped while sending" in row.last_error
