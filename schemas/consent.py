@@ -5,9 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from schemas.fields import StrictBoolean, UtcDateTime
-from service.domain.consent import MAX_NAME, WITHDRAWAL_SCOPES
+from service.domain.consent import CONSENT_STATES, MAX_NAME, WITHDRAWAL_SCOPES
 
-_CONSENT_STATES = ("not-consented", "consented", "needs-reconsent", "withdrawn", "erased")
+_CONSENT_STATES = CONSENT_STATES
 
 
 class ContactSchema(Schema):

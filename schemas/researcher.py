@@ -7,10 +7,11 @@ from marshmallow import Schema, fields, validate
 from schemas.consent import ConsentStateSchema, ReceiptSchema
 from schemas.fields import StudyId, UtcDateTime
 from schemas.responses import AlertSchema, TaskSchema
+from service.domain.consent import CONSENT_STATES
 from service.domain.notifications import KINDS, STATUSES
 from service.domain.tasks import TASK_STATUSES
 
-_STATES = ("not-consented", "consented", "needs-reconsent", "withdrawn", "erased")
+_STATES = CONSENT_STATES
 
 
 class ParticipantQuerySchema(Schema):

@@ -36,7 +36,7 @@ from service.logs import assign_request_id, configure_logging
 from service.metrics import init_metrics
 from service.resources import init_keys
 from service.services.ratelimit import Limit
-from service.web import init_web
+from service.web import init_web, staff_session
 from service.web import session as web_session
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -83,7 +83,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(assign_request_id)
     init_cors(app, cors_origins)  # a preflight is answered before any other check
     app.before_request(_check_body)
-    app.before_request(lambda: enforce_access(app, replay_after_erasure, web_session.principal))
+    app.before_request(
+        lambda: enforce_access(
+            app, replay_after_erasure, web_session.principal, staff_session.principal
+        )
+    )
     # After access: a caller turned away learns nothing more and costs no parsing.
     app.before_request(query_check(declared_query_parameters(app, api.spec.to_dict())))
     app.before_request(read_json_body)
@@ -115,7 +119,10 @@ def _check_body() -> None:
 
 def _is_page_form() -> bool:
     """A form posted to one of the pages (service/web/): the one body that is not JSON."""
-    return request.blueprint == "web" and request.mimetype == "application/x-www-form-urlencoded"
+    return (
+        request.blueprint in ("web", "staff")
+        and request.mimetype == "application/x-www-form-urlencoded"
+    )
 
 
 def _common_headers(response: Response) -> Response:

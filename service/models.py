@@ -61,6 +61,9 @@ class StaffToken(Base):
     created_at: Mapped[UtcTimestamp]
     expires_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # "Sign out" in the staff console: a console session begun before this time is over,
+    # even if its cookie was copied (the cookie itself is held by no server).
+    sessions_ended_at: Mapped[dt.datetime | None]
 
 
 class Participant(Base):

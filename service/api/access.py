@@ -33,6 +33,9 @@ class Access:
     # A participant's page: the signed-in session (service/web/session.py) admits, and so
     # does a participant's bearer token; both stand for the same principal.
     page: bool = False
+    # A staff console page: the console's session admits (roles checked as for a token),
+    # and so does a staff bearer token.
+    console: bool = False
 
 
 def public(func: F) -> F:
@@ -53,6 +56,17 @@ def participant_page(func: F) -> F:
     bearer token, either way the same principal as on the JSON API."""
     setattr(func, ACCESS_ATTR, Access(public=False, roles=frozenset({"participant"}), page=True))
     return func
+
+
+def staff_page(*roles: str) -> Callable[[F], F]:
+    """Only a signed-in staff member holding one of these roles may see this console page:
+    by the console's session cookie or by a staff bearer token, the same principal either way."""
+
+    def decorate(func: F) -> F:
+        setattr(func, ACCESS_ATTR, Access(public=False, roles=frozenset(roles), console=True))
+        return func
+
+    return decorate
 
 
 # Set by the web package: the principal of the request's session cookie, or None.
@@ -100,6 +114,7 @@ def enforce_access(
     app: Flask,
     answer_refused: RefusedTokenAnswer | None = None,
     session_principal: SessionPrincipal | None = None,
+    console_principal: SessionPrincipal | None = None,
 ) -> Response | None:
     """Authenticate and authorise the request before its view runs.
 
@@ -118,6 +133,11 @@ def enforce_access(
         if from_session is not None:
             g.principal = from_session
             return None
+    from_console = _console_session(access, console_principal)
+    if from_console is not None:
+        _check_roles(access, from_console)
+        g.principal = from_console
+        return None
     token = _bearer_token()
     if access.scraper and _is_metrics_token(app, token):
         return None
@@ -130,12 +150,24 @@ def enforce_access(
         raise ApiError(AUTHENTICATION_REQUIRED, str(exc), headers=_CHALLENGE) from None
     if access.scraper:
         raise ApiError(FORBIDDEN, "This call needs the metrics token, not an API token.")
+    _check_roles(access, principal)
+    g.principal = principal
+    return None
+
+
+def _console_session(
+    access: Access, console_principal: SessionPrincipal | None
+) -> Principal | None:
+    if not access.console or console_principal is None or "Authorization" in request.headers:
+        return None
+    return console_principal()
+
+
+def _check_roles(access: Access, principal: Principal) -> None:
     if not access.roles & principal.roles:
         raise ApiError(
             FORBIDDEN, f"This call needs one of the roles: {', '.join(sorted(access.roles))}."
         )
-    g.principal = principal
-    return None
 
 
 def _is_metrics_token(app: Flask, token: str) -> bool:

@@ -25,38 +25,22 @@ from service.api.examples import PUBLIC_KEY_PEM
 from service.db import get_session
 from service.domain.ledger import Checkpoint, Verification
 from service.resources import ledger_writer
-from service.services import ledger, witnesses
-from service.services.audit import record_access
+from service.services import auditor, ledger, witnesses
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="For auditors")
 
 
 def _page(log: str, query: dict[str, Any]) -> dict[str, Any]:
     session = get_session()
-    writer = ledger_writer(session)
-    writer.lock("access")
-    limit = query.pop("limit")
-    entries = ledger.read_entries(session, log, limit, **query)
-    record_access(
-        writer,
-        current_principal(),
-        f"audit.{log}-log.read",
-        filters={k: str(v) for k, v in query.items()} | {"limit": limit},
-        rows=len(entries),
+    entries, last = auditor.read_log(
+        session, ledger_writer(session), current_principal(), log, query
     )
-    session.commit()
-    last = entries[-1].seq if len(entries) == limit else None
     return {"entries": entries, "next_after_seq": last}
 
 
 def _verify(log: str) -> Verification:
     session = get_session()
-    writer = ledger_writer(session)
-    writer.lock("access")
-    result = ledger.verify_stored_log(session, writer.keyring, log)
-    record_access(writer, current_principal(), f"audit.{log}-log.verify", rows=result.length)
-    session.commit()
-    return result
+    return auditor.verify_log(session, ledger_writer(session), current_principal(), log)
 
 
 @blp.route("/consent-log", methods=["GET"])
@@ -101,12 +85,7 @@ def list_checkpoints(query: dict[str, Any]) -> dict[str, Any]:
     """The signed checkpoints of a log (``log=consent`` or ``access``): keep them."""
     session = get_session()
     writer = ledger_writer(session)
-    writer.lock("access")
-    found = ledger.checkpoint_rows(session, writer.keyring, query["log"])
-    record_access(
-        writer, current_principal(), "audit.checkpoints.read", filters=query, rows=len(found)
-    )
-    session.commit()
+    found = auditor.checkpoints(session, writer, current_principal(), query["log"])
     listed = [_checkpoint(checkpoint_id, checkpoint) for checkpoint_id, checkpoint in found]
     return {"public_key_id": ledger.public_key_id(writer.keyring), "checkpoints": listed}
 
@@ -185,8 +164,5 @@ def approve_witness(witness_id: uuid.UUID) -> witnesses.Witness:
 def public_key() -> Response:
     """The checkpoint signing key, for offline verification."""
     session = get_session()
-    writer = ledger_writer(session)
-    writer.lock("access")
-    record_access(writer, current_principal(), "audit.public-key.read")
-    session.commit()
-    return Response(ledger.public_key_pem(writer.keyring), mimetype="application/x-pem-file")
+    pem = auditor.public_key(session, ledger_writer(session), current_principal())
+    return Response(pem, mimetype="application/x-pem-file")

@@ -47,6 +47,12 @@ _STREAM_DOC = {
 @blp.doc(**_STREAM_DOC)
 def export_responses(query: dict[str, Any]) -> Response:
     """Submitted responses of one instrument, decrypted and streamed, consent-aware."""
+    return stream_export(query)
+
+
+def stream_export(query: dict[str, Any]) -> Response:
+    """The export a loaded ``ExportQuerySchema`` asks for, as a streamed download (the
+    staff console's export form answers with this too)."""
     request = exports.ExportRequest(
         instrument=query["instrument"],
         versions=query["version"],
@@ -98,6 +104,11 @@ def export_responses(query: dict[str, Any]) -> Response:
 )
 def get_codebook(query: dict[str, Any]) -> Response:
     """What every column of an export means, per instrument version."""
+    return codebook_answer(query)
+
+
+def codebook_answer(query: dict[str, Any]) -> Response:
+    """The codebook a loaded ``CodebookQuerySchema`` asks for, as JSON or CSV."""
     request = exports.ExportRequest(
         instrument=query["instrument"],
         versions=query["version"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Request, request
 from flask_smorest import Blueprint
@@ -117,6 +117,18 @@ def refuse_oversized_body() -> None:
 
 
 _RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+PAGE_QUERY_ATTR = "psam_page_query"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def page_query(*names: str) -> Callable[[F], F]:
+    """The query parameters a page (outside the OpenAPI document) takes, e.g. its filters."""
+
+    def decorate(func: F) -> F:
+        setattr(func, PAGE_QUERY_ATTR, frozenset(names))
+        return func
+
+    return decorate
 
 
 def declared_query_parameters(
@@ -135,7 +147,10 @@ def declared_query_parameters(
                 for p in [*shared, *operation.get("parameters", [])]
                 if p.get("in") == "query"
             }
-            declared[(rule.endpoint, method)] = frozenset(names)
+            page: frozenset[str] = getattr(
+                app.view_functions.get(rule.endpoint), PAGE_QUERY_ATTR, frozenset()
+            )
+            declared[(rule.endpoint, method)] = frozenset(names) | page
     return declared
 
 

@@ -16,6 +16,7 @@ CONSENTED = "consented"
 NEEDS_RECONSENT = "needs-reconsent"
 WITHDRAWN = "withdrawn"
 ERASED = "erased"
+CONSENT_STATES = (NOT_CONSENTED, CONSENTED, NEEDS_RECONSENT, WITHDRAWN, ERASED)
 MAX_NAME = 200
 # The clause whose agreement lets researchers see contact details to arrange an interview.
 INTERVIEW_CONTACT_CLAUSE = "c_contact_interview"

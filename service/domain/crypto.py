@@ -54,6 +54,7 @@ HMAC_PURPOSES = {
     "rate-limit-client": b"psam/v1/hmac/rate-limit-client",
     "export-response-id": b"psam/v1/hmac/export-response-id",
     "web-session": b"psam/v1/hmac/web-session",
+    "staff-session": b"psam/v1/hmac/staff-session",
 }
 
 

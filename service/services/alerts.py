@@ -71,3 +71,14 @@ def acknowledge(
     record_access(writer, principal, "alert.ack", filters={"alert": str(alert_id)}, rows=1)
     session.commit()
     return alert
+
+
+def notes_of(session: Session, keys: KeyringSource, found: list[Alert]) -> dict[uuid.UUID, str]:
+    """The acknowledgement notes of these alerts, decrypted for the researcher reading them
+    (the list they came from was access-logged)."""
+    vault = Vault(session, keys)
+    return {
+        alert.id: vault.decrypt(alert.note, "alerts", "note", alert.id, alert.study_id)
+        for alert in found
+        if alert.note is not None
+    }

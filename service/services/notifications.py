@@ -307,7 +307,8 @@ def _safety_message(session: Session, settings: Settings, row: Notification) -> 
         return None
     values = {
         "raised_at": alert.raised_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "link": f"{settings.public_url}/api/v1/alerts?status=open",
+        # The staff console's list of open alerts: a researcher signs in to see anything.
+        "link": f"{settings.public_url}/staff/alerts",
         "after": rules.describe_duration(settings.escalate_after),
     }
     if row.kind == rules.SAFETY_ALERT:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.domain.consent import ERASED
+from service.domain.dashboard import TimepointProgress, Week, progress, weekly
 from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.models import Alert, Notification, Participant
 from service.services import notifications
@@ -70,6 +71,48 @@ def _view(session: Session, person: Participant, detail: bool) -> ParticipantVie
         reminders=asdict(notifications.reminder_reach(session, person.study_id, state))
         if detail
         else None,
+    )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    participants: int
+    labels: dict[str, str]  # timepoint id -> the protocol's label
+    weeks: list[Week]
+    completion: list[TimepointProgress]
+    open_alerts: int
+    urgent_alerts: int
+    open_tasks: int
+    missed_tasks: int
+
+
+def dashboard(
+    session: Session, writer: LedgerWriter, principal: Principal, today: dt.date
+) -> Dashboard:
+    """Recruitment by week, completion by timepoint, open alerts and tasks. Counts only,
+    no study ID. Commits the access entry."""
+    writer.lock("access")
+    people = list(session.scalars(select(Participant).order_by(Participant.study_id)))
+    tasks = []
+    labels: dict[str, str] = {}
+    for person in people:
+        context = participant_context(session, person.study_id)
+        labels = labels or {t.id: t.label for t in context.catalogue.protocol.timepoints}
+        if context.consent.state != ERASED:
+            tasks.extend(tasks_for(session, context, today))
+    completion = progress(tasks, labels)
+    open_alerts = list(session.scalars(select(Alert).where(Alert.status == "open")))
+    record_access(writer, principal, "dashboard.read", rows=len(people))
+    session.commit()
+    return Dashboard(
+        participants=len(people),
+        labels=labels,
+        weeks=weekly([p.enrolled_at.date() for p in people], today),
+        completion=completion,
+        open_alerts=len(open_alerts),
+        urgent_alerts=sum(1 for a in open_alerts if a.severity == "urgent"),
+        open_tasks=sum(p.open for p in completion),
+        missed_tasks=sum(p.missed for p in completion),
     )
 
 

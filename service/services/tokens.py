@@ -246,5 +246,29 @@ def issue_participant_token(session: Session, study_id: str) -> str:
     return token
 
 
+def staff_by_token_id(session: Session, token_id: uuid.UUID, since: dt.datetime) -> Principal:
+    """The staff member a console session stands for: found by the token's id (the session
+    holds the id, never the token), while the token is live and no sign-out has ended the
+    sessions begun at ``since``; otherwise AuthenticationError."""
+    row = session.get(StaffToken, token_id)
+    if row is None:
+        raise AuthenticationError("The token is not recognised.")
+    if row.revoked_at is not None:
+        raise AuthenticationError("The token has been revoked.")
+    if _expired(row, utcnow()):
+        raise AuthenticationError("The token has expired.")
+    if row.sessions_ended_at is not None and row.sessions_ended_at >= since:
+        raise AuthenticationError("The session has been signed out.")
+    return Principal(TokenKind.STAFF, row.id, row.label, frozenset(row.roles))
+
+
+def end_staff_sessions(session: Session, token_id: uuid.UUID) -> None:
+    """Sign out: every console session begun with this token until now ends. Commits."""
+    row = session.get(StaffToken, token_id)
+    if row is not None:
+        row.sessions_ended_at = utcnow()
+        session.commit()
+
+
 def _expired(row: StaffToken, now: dt.datetime) -> bool:
     return row.expires_at is not None and row.expires_at <= now

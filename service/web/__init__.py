@@ -1,4 +1,5 @@
-"""Pages for people, rendered on the server: the participant's journey under /p/.
+"""Pages for people, rendered on the server: the participant's journey under /p/, the
+staff console under /staff/.
 
 Beside ``api/``, never under it: a page handler parses a form, calls the same service
 function the JSON view calls and renders a template. The pages stay out of the OpenAPI
@@ -16,8 +17,10 @@ from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLo
 
 from service.web import answering as _answering_pages  # noqa: F401 (adds its routes to blp)
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
-from service.web import participant
+from service.web import participant, staff
 from service.web import reminders as _reminder_pages  # noqa: F401 (adds its routes to blp)
+from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its routes to blp)
+from service.web import staff_exports as _export_pages  # noqa: F401 (adds its routes to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,3 +38,4 @@ def init_web(app: Flask) -> None:
         "autoescape": True,
     }
     app.register_blueprint(participant.blp)
+    app.register_blueprint(staff.blp)

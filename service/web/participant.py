@@ -8,6 +8,7 @@ pattern); anything else answers as the API does, as an HTML page for a browser.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,18 @@ def _csrf() -> dict[str, Any]:
 @blp.before_request
 def _check_forms() -> Response | None:
     """Every form carries this browser's CSRF token; a bearer token (no cookie) needs none."""
+    return csrf_refusal(web_session.check_csrf, "error.html")
+
+
+def csrf_refusal(check: Callable[[], None], template: str) -> Response | None:
+    """The 400 page for a form posted without its session's CSRF token; None if it has it
+    (or if it came with a bearer token, which no other site can make a browser send)."""
     if request.method == "POST" and "Authorization" not in request.headers:
         try:
-            web_session.check_csrf()
+            check()
         except web_session.CsrfError:
             page = render_template(
-                "error.html",
+                template,
                 title="Sorry, there is a problem with this page",
                 detail="The page was open for too long, or your browser did not send back what "
                 "it was given. Go back, reload the page and try again.",
@@ -69,25 +76,29 @@ def _check_forms() -> Response | None:
 def _finish(response: Response) -> Response:
     """Keep the session's idle clock running, and show a browser errors as a page."""
     if response.mimetype == "application/problem+json" and request.accept_mimetypes.accept_html:
-        response = _problem_page(response)
+        response = problem_page(response)
     if request.endpoint != "web.asset" and "Authorization" not in request.headers:
         web_session.store(response)
     return response
 
 
-def _problem_page(problem: Response) -> Response:
+def problem_page(problem: Response, template: str = "error.html") -> Response:
+    """A problem+json answer as a page for a browser, with the same status."""
     body = problem.get_json(silent=True) or {}
     status = problem.status_code
     if status == 401:
         title = "Your session has ended"
         detail = "For your privacy, we sign you out after 30 minutes without activity."
+    elif status == 403:
+        title = "You do not have access"
+        detail = "This page is not open to you."
     elif status == 404:
         title = "Page not found"
         detail = "If you typed the web address, check it is correct."
     else:
         title = str(body.get("title") or "Sorry, there is a problem with the service")
         detail = str(body.get("detail") or "Try again later.")
-    page = render_template("error.html", title=title, detail=detail, status=status)
+    page = render_template(template, title=title, detail=detail, status=status)
     answer = Response(page, status=status, mimetype="text/html")
     for name in ("WWW-Authenticate", "Retry-After"):
         if name in problem.headers:

@@ -27,6 +27,9 @@ from service.services.tokens import AuthenticationError, Principal, participant_
 COOKIE = "psam_session"
 IDLE_SECONDS = 30 * 60
 CSRF_FIELD = "csrf_token"
+# The HMAC purpose of the participant's cookie; the staff console's has its own, so one
+# cookie can never stand for the other.
+PURPOSE = "web-session"
 
 
 class CsrfError(Exception):
@@ -38,6 +41,7 @@ class WebSession:
     csrf: str
     seen: int
     token_id: uuid.UUID | None = None
+    issued: int = 0  # when the sign-in happened: a sign-out after it ends the session
 
 
 def _b64(data: bytes) -> str:
@@ -48,23 +52,28 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def encode(web: WebSession) -> str:
+def encode(web: WebSession, purpose: str = PURPOSE) -> str:
     payload = json.dumps(
-        {"c": web.csrf, "s": web.seen, "t": str(web.token_id) if web.token_id else None},
+        {
+            "c": web.csrf,
+            "s": web.seen,
+            "t": str(web.token_id) if web.token_id else None,
+            "i": web.issued,
+        },
         separators=(",", ":"),
     ).encode("utf-8")
-    mac = get_keys().current().mac("web-session", payload)
+    mac = get_keys().current().mac(purpose, payload)
     return f"{_b64(payload)}.{_b64(mac)}"
 
 
-def decode(text: str, now: int) -> WebSession | None:
+def decode(text: str, now: int, purpose: str = PURPOSE) -> WebSession | None:
     """The session a cookie holds, or None if it is forged, malformed or idle too long."""
     head, _, tail = text.partition(".")
     try:
         payload, mac = _unb64(head), _unb64(tail)
     except ValueError:
         return None
-    if not hmac.compare_digest(mac, get_keys().current().mac("web-session", payload)):
+    if not hmac.compare_digest(mac, get_keys().current().mac(purpose, payload)):
         return None
     try:
         data = json.loads(payload)
@@ -72,6 +81,7 @@ def decode(text: str, now: int) -> WebSession | None:
             csrf=str(data["c"]),
             seen=int(data["s"]),
             token_id=uuid.UUID(data["t"]) if data["t"] else None,
+            issued=int(data.get("i", 0)),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -113,21 +123,28 @@ def sign_out() -> None:
     g.web_session = WebSession(csrf=secrets.token_urlsafe(32), seen=int(time.time()))
 
 
-def check_csrf() -> None:
-    """Refuse a form that does not carry this session's CSRF token."""
+def check_csrf(expected: str | None = None) -> None:
+    """Refuse a form that does not carry this session's CSRF token (or ``expected``)."""
     sent = request.form.get(CSRF_FIELD, "")
-    if not sent or not hmac.compare_digest(sent.encode(), current().csrf.encode()):
+    wanted = current().csrf if expected is None else expected
+    if not sent or not hmac.compare_digest(sent.encode(), wanted.encode()):
         raise CsrfError
 
 
-def store(response: Response) -> Response:
-    """Write the session back, with the time of this request (the idle clock restarts)."""
-    web = replace(current(), seen=int(time.time()))
+def store(
+    response: Response,
+    web: WebSession | None = None,
+    cookie: tuple[str, str, str] = (COOKIE, "/p/", PURPOSE),
+) -> Response:
+    """Write the session back, with the time of this request (the idle clock restarts).
+
+    ``cookie`` is (name, path, HMAC purpose): the staff console keeps its own."""
+    name, path, purpose = cookie
     response.set_cookie(
-        COOKIE,
-        encode(web),
+        name,
+        encode(replace(web or current(), seen=int(time.time())), purpose),
         max_age=IDLE_SECONDS,
-        path="/p/",
+        path=path,
         httponly=True,
         samesite="Strict",
         secure=current_app.config["PSAM_PUBLIC_URL"].startswith("https://"),

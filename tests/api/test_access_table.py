@@ -140,6 +140,33 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/withdraw", None, PARTICIPANTS, 0),
     ("POST", "/p/withdraw", None, PARTICIPANTS, 0),
     ("POST", "/p/withdraw/confirm", None, PARTICIPANTS, 0),
+    ("GET", "/staff/", None, EVERYONE, 0),
+    ("GET", "/staff/sign-in", None, EVERYONE, 0),
+    ("POST", "/staff/sign-in", None, EVERYONE, 0),
+    ("POST", "/staff/sign-out", None, EVERYONE, 0),
+    ("GET", "/staff/alerts", None, {"researcher"}, 0),
+    ("GET", "/staff/dashboard", None, {"researcher"}, 0),
+    ("POST", "/staff/alerts/{alert_id}/ack", None, {"researcher"}, 0),
+    ("GET", "/staff/participants", None, {"researcher"}, 0),
+    ("GET", "/staff/participants/{owner}", None, {"researcher"}, 0),
+    ("GET", "/staff/participants/{owner}/contact", None, {"researcher"}, 0),
+    ("POST", "/staff/participants/{owner}/link", None, {"researcher"}, 0),
+    ("POST", "/staff/participants/{owner}/withdrawal", None, {"researcher"}, 0),
+    ("GET", "/staff/enrol", None, {"researcher"}, 0),
+    ("POST", "/staff/enrol", None, {"researcher"}, 0),
+    ("GET", "/staff/tokens", None, {"admin"}, 0),
+    ("POST", "/staff/tokens", None, {"admin"}, 0),
+    ("POST", "/staff/tokens/{token_id}/revoke", None, {"admin"}, 0),
+    ("GET", "/staff/keys", None, {"admin"}, 0),
+    ("GET", "/staff/exports", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/download", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/codebook?instrument=phq-9", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/{export_id}", None, {"analyst"}, 0),
+    ("GET", "/staff/audit", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/consent", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/consent/checkpoints", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/consent/export", None, {"auditor"}, 0),
+    ("GET", "/staff/audit/public-key", None, {"auditor"}, 0),
 ]
 
 
@@ -229,7 +256,7 @@ def test_caller_against_endpoint(
     response = client.open(
         path, method=method, json=body, headers=headers_for(caller, world, make_token)
     )
-    if caller in allowed and path.startswith("/p/"):
+    if caller in allowed and path.startswith(("/p/", "/staff/")):
         # A page lets the caller in and may then answer a form's faults (or a missing CSRF
         # token) on the page itself, or send them on with a redirect.
         assert response.status_code not in (401, 403), response.get_data(as_text=True)
@@ -267,6 +294,7 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<uuid:export_id>": "{export_id}",
         "<uuid:witness_id>": "{witness_id}",
         "<uuid:checkpoint_id>": "{checkpoint_id}",
+        "<log>": "consent",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",
     }

@@ -124,7 +124,7 @@ def test_an_urgent_alert_is_emailed_to_the_safety_team_without_answers_or_identi
     assert mail["Message-ID"] == f"<{queued[0].id}@example.org>"
     assert mail["Subject"] == "Urgent: a safety alert needs review"
     body = mail.get_content()
-    assert f"{PUBLIC_URL}/api/v1/alerts?status=open" in body
+    assert f"{PUBLIC_URL}/staff/alerts" in body
     assert alert.raised_at.strftime("%Y-%m-%d %H:%M UTC") in body
     raw = mailbox.raw[0].lower()
     for secret in (NAME, EMAIL, PHONE, study_id, "nearly every day", "phq9", "score", "severe"):
