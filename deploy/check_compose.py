@@ -15,7 +15,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 SCHEMA = Path(__file__).resolve().parent / "compose-spec" / "compose-spec.json"
-LONG_RUNNING = ("db", "web", "proxy")
+LONG_RUNNING = ("db", "web", "worker", "proxy")
 KEYRING_MOUNT = "/run/secrets/psam-keyring"
 
 
@@ -32,7 +32,7 @@ def project_problems(document: dict[str, Any]) -> list[str]:
     """What docs/deployment.md promises of the compose file."""
     problems = []
     services: dict[str, Any] = document.get("services") or {}
-    for name in ("db", "migrate", "web"):
+    for name in ("db", "migrate", "web", "worker"):
         if name not in services:
             problems.append(f"services/{name}: missing")
     for name in LONG_RUNNING:
@@ -52,7 +52,7 @@ def project_problems(document: dict[str, Any]) -> list[str]:
     if (web.get("deploy") or {}).get("replicas", 1) < 2:
         problems.append("services/web/deploy/replicas: run at least two")
     defined = set(document.get("secrets") or {})
-    for name in ("migrate", "web"):
+    for name in ("migrate", "web", "worker"):
         service = services.get(name) or {}
         used = {s if isinstance(s, str) else s.get("source") for s in service.get("secrets") or []}
         if "psam-keyring" not in used:

@@ -8,6 +8,7 @@ from schemas.consent import ConsentStateSchema, ReceiptSchema
 from schemas.fields import StudyId, UtcDateTime
 from schemas.responses import AlertSchema, TaskSchema
 from service.domain.consent import CONSENT_STATES
+from service.domain.notifications import KINDS, STATUSES
 from service.domain.tasks import TASK_STATUSES
 
 _STATES = CONSENT_STATES
@@ -35,10 +36,41 @@ class ParticipantPageSchema(Schema):
     next_after = fields.String(allow_none=True, required=True)
 
 
+class ReminderReachSchema(Schema):
+    channel = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "email, or null when no reminder can reach the participant"},
+    )
+    reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Why none: no email address, opted out, consent not in force"},
+    )
+
+
 class ParticipantDetailSchema(ParticipantSummarySchema):
     tasks = fields.List(fields.Nested(TaskSchema), required=True)
     alerts = fields.List(fields.Nested(AlertSchema), required=True)
     events = fields.List(fields.Nested(ReceiptSchema), required=True)
+    reminders = fields.Nested(ReminderReachSchema, required=True)
+
+
+class MessageSchema(Schema):
+    id = fields.UUID(required=True, metadata={"description": "Also the email's Message-ID"})
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    channel = fields.String(required=True)
+    timepoint = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    attempts = fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    sent_at = UtcDateTime(allow_none=True, required=True)
+    last_error = fields.String(allow_none=True, required=True)
+
+
+class MessageListSchema(Schema):
+    study_id = fields.String(required=True)
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
 
 
 class ContactDetailsSchema(Schema):

@@ -48,6 +48,7 @@ from service.services.keys import (
     rewrap_data_keys,
 )
 from service.services.tokens import Principal
+from service.worker import notifications_cli, worker_command
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 instruments_cli = AppGroup("instruments", help="The instrument catalogue.")
@@ -499,10 +500,23 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 def register_commands(app: Flask) -> None:
-    groups = (db_cli, instruments_cli, tokens_cli, keys_cli, audit_cli, export_cli, erasure_cli)
+    groups = (
+        db_cli,
+        instruments_cli,
+        tokens_cli,
+        keys_cli,
+        audit_cli,
+        export_cli,
+        erasure_cli,
+        notifications_cli,
+    )
     for group in groups:
         for cmd in group.commands.values():
             # Any command that reaches a missing or unusable keyring stops with one line.
             if cmd.callback is not None and not getattr(cmd.callback, "_keyring_errors", False):
                 cmd.callback = _keyring_errors(cmd.callback)
         app.cli.add_command(group)
+    callback = worker_command.callback
+    if callback is not None and not getattr(callback, "_keyring_errors", False):
+        worker_command.callback = _keyring_errors(callback)
+    app.cli.add_command(worker_command)

@@ -7,7 +7,9 @@ surfacing as a 500 on the first request that needs it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -17,6 +19,15 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from service.channels.smtp import check_smtp_url
+from service.domain.notifications import (
+    ReminderDays,
+    WordingError,
+    check_wording,
+    parse_duration,
+    parse_reminder_days,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
@@ -151,6 +162,60 @@ def _bind(env: Mapping[str, str]) -> str:
     return value
 
 
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def _email(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip() or None
+    if value is not None and not _EMAIL.fullmatch(value):
+        raise ConfigError(name, "must be one email address, e.g. safety@study.example.org")
+    return value
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    value = env.get("PSAM_SMTP_URL") or None
+    if value is not None:
+        try:
+            check_smtp_url(value)
+        except ValueError as exc:  # the message never repeats the URL: it may hold a password
+            raise ConfigError("PSAM_SMTP_URL", str(exc)) from None
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> dt.timedelta:
+    try:
+        span = parse_duration(env.get(name) or default)
+    except ValueError as exc:
+        raise ConfigError(name, str(exc)) from None
+    if span.total_seconds() <= 0:
+        raise ConfigError(name, "must be longer than 0")
+    return span
+
+
+def _reminder_days(env: Mapping[str, str]) -> ReminderDays:
+    try:
+        return parse_reminder_days(env.get("PSAM_REMINDER_DAYS") or "7,3")
+    except ValueError as exc:
+        raise ConfigError("PSAM_REMINDER_DAYS", str(exc)) from None
+
+
+def _wording(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """The messages' words: the defaults, or a deployment's JSON file of overrides."""
+    path = env.get("PSAM_MESSAGES_FILE") or None
+    if path is None:
+        return check_wording({})
+    try:
+        overrides = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError("PSAM_MESSAGES_FILE", f"cannot be read as JSON: {exc}") from None
+    if not isinstance(overrides, dict):
+        raise ConfigError("PSAM_MESSAGES_FILE", "must hold one JSON object, keyed by kind")
+    try:
+        return check_wording(overrides)
+    except WordingError as exc:
+        raise ConfigError("PSAM_MESSAGES_FILE", str(exc)) from None
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the application's settings from environment variables, checking each one."""
     env = os.environ if env is None else env
@@ -197,6 +262,18 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PSAM_BIND": _bind(env),
         # gunicorn workers; unset, they follow the CPU quota (service/cpu.py).
         "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 0, 1) or None,
+        # Notifications (docs/notifications.md): only the worker sends, so only it needs them.
+        "PSAM_SMTP_URL": _smtp_url(env),
+        "PSAM_MAIL_FROM": _email(env, "PSAM_MAIL_FROM"),
+        "PSAM_SAFETY_EMAIL": _email(env, "PSAM_SAFETY_EMAIL"),
+        # Unset: escalations go to PSAM_SAFETY_EMAIL again.
+        "PSAM_SAFETY_ESCALATION_EMAIL": _email(env, "PSAM_SAFETY_ESCALATION_EMAIL"),
+        "PSAM_ALERT_ESCALATE_AFTER": _duration(env, "PSAM_ALERT_ESCALATE_AFTER", "24h"),
+        "PSAM_REMINDER_DAYS": _reminder_days(env),
+        "PSAM_NOTIFY_MAX_ATTEMPTS": _int(env, "PSAM_NOTIFY_MAX_ATTEMPTS", 8, 1),
+        # The first retry waits about this long; each later one twice as long, up to an hour.
+        "PSAM_NOTIFY_RETRY_SECONDS": _int(env, "PSAM_NOTIFY_RETRY_SECONDS", 60, 0),
+        "PSAM_MESSAGE_WORDING": _wording(env),
         # flask-smorest / OpenAPI
         "API_TITLE": "Peer Support After Miscarriage: data capture API",
         "API_VERSION": "v1",

@@ -130,8 +130,11 @@ def init_metrics(app: Flask) -> None:
 class _DatabaseGauges:
     """Gauges read from the database at scrape time: right whichever process answers."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, backlog: dict[str, int]):
         self.session = session
+        # The outbox's figures (services.notifications.backlog), read by the view: this
+        # module is imported by the services, so it does not import them.
+        self.backlog = backlog
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
@@ -149,9 +152,25 @@ class _DatabaseGauges:
         for severity, count in counted:
             open_alerts.add_metric([severity], count)
         yield open_alerts
+        backlog = self.backlog
+        yield GaugeMetricFamily(
+            "psam_outbox_due",
+            "Messages due to be sent now or held by a worker (the worker's backlog).",
+            value=backlog["due"],
+        )
+        yield GaugeMetricFamily(
+            "psam_outbox_oldest_due_seconds",
+            "How long the oldest message due has waited (0 when none waits).",
+            value=backlog["oldest_due_seconds"],
+        )
+        yield GaugeMetricFamily(
+            "psam_outbox_failed",
+            "Messages that failed for good: see 'flask notifications list --status failed'.",
+            value=backlog["failed"],
+        )
 
 
-def exposition(session: Session) -> bytes:
+def exposition(session: Session, backlog: dict[str, int]) -> bytes:
     """The metrics page: every worker's counts (multiprocess mode) or this process's, and the
     gauges read from the database."""
     from prometheus_client import CollectorRegistry, generate_latest
@@ -164,7 +183,7 @@ def exposition(session: Session) -> bytes:
     else:
         counted = meters().registry
     gauges = CollectorRegistry(auto_describe=False)
-    gauges.register(_DatabaseGauges(session))
+    gauges.register(_DatabaseGauges(session, backlog))
     return generate_latest(counted) + generate_latest(gauges)
 
 

@@ -136,6 +136,9 @@ class ParticipantToken(Base):
     # Web sessions made from this token carry the epoch they began in; signing out (or a
     # revocation) moves it on, so a copied session cookie stops working everywhere.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set on the short-lived tokens a reminder email carries (docs/notifications.md); the
+    # letter's token never expires.
+    expires_at: Mapped[dt.datetime | None]
 
 
 class LedgerEntryMixin:
@@ -341,3 +344,47 @@ class ExportManifest(Base):
     # one's response id and why. Null until the export ends.
     skipped_count: Mapped[int | None] = mapped_column(Integer)
     skipped: Mapped[list[Any] | None]
+
+
+class Notification(Base):
+    """One message in the outbox, written in the transaction of the event that causes it.
+
+    It names what to send (``kind``), about whom (``study_id``, ``timepoint``, ``alert_id``)
+    and where delivery stands; never an address, a link or a message body: the worker
+    renders those at send time. ``dedupe_key`` makes each message unique: one per alert and
+    kind, one per (participant, timepoint, kind) for reminders.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[UuidPk]
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    study_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    timepoint: Mapped[str | None] = mapped_column(String(32))
+    # No foreign key: an erasure deletes the alert, and the worker cancels a message whose
+    # alert is gone.
+    alert_id: Mapped[uuid.UUID | None]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[UtcTimestamp]
+    due_at: Mapped[UtcTimestamp] = mapped_column(index=True)
+    # While a worker holds the message (status "sending"): past this, another may take it.
+    lease_until: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    # A short reason written by the service (an error class, an SMTP code), never the text
+    # a server sent back, which can quote an address.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    # The sign-in token minted for this message (reminders): its id, never the token.
+    token_id: Mapped[uuid.UUID | None]
+
+
+class ReminderChoice(Base):
+    """A participant's choice of reminders: by email (the default) or none."""
+
+    __tablename__ = "reminder_choices"
+
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), primary_key=True)
+    by_email: Mapped[bool]
+    chosen_at: Mapped[UtcTimestamp]

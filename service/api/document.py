@@ -33,6 +33,7 @@ OPERATION_IDS: Mapping[str, str] = dict(
         ("participants.list_participants", "listParticipants"),
         ("participants.get_participant", "getParticipant"),
         ("participants.get_contact", "getParticipantContact"),
+        ("participants.list_messages", "listParticipantMessages"),
         ("participants.reissue_token", "reissueParticipantToken"),
         ("participants.withdraw_for", "withdrawParticipant"),
         ("me.me", "getMe"),

@@ -226,6 +226,23 @@ EXAMPLES: dict[str, Any] = {
         "tasks": [_TASK],
         "alerts": [_ALERT],
         "events": [_RECEIPT],
+        "reminders": {"channel": None, "reason": "no email address"},
+    },
+    "MessageList": {
+        "study_id": STUDY_ID,
+        "messages": [
+            {
+                "id": UUID_2,
+                "kind": "reminder-1",
+                "channel": "email",
+                "timepoint": "month-3",
+                "status": "sent",
+                "attempts": 1,
+                "created_at": WHEN,
+                "sent_at": LATER,
+                "last_error": None,
+            }
+        ],
     },
     "ContactDetails": {
         "study_id": STUDY_ID,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from service.api.access import requires_metrics_token
-from service.db import get_session
+from service.db import get_session, utcnow
 from service.metrics import CONTENT_TYPE, exposition
+from service.services import notifications
 
 blp = Blueprint("metrics", __name__)
 
@@ -18,5 +19,7 @@ blp = Blueprint("metrics", __name__)
 @blp.route("/metrics", methods=["GET"])
 @requires_metrics_token
 def metrics() -> Response:
-    """Every worker's counters and histograms, and the open alerts read now."""
-    return Response(exposition(get_session()), content_type=CONTENT_TYPE)
+    """Every worker's counters and histograms, the open alerts and the outbox read now."""
+    session = get_session()
+    backlog = notifications.backlog(session, utcnow())
+    return Response(exposition(session, backlog), content_type=CONTENT_TYPE)

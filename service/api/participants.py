@@ -18,6 +18,7 @@ from schemas.consent import (
 )
 from schemas.researcher import (
     ContactDetailsSchema,
+    MessageListSchema,
     NewTokenSchema,
     ParticipantDetailSchema,
     ParticipantPageSchema,
@@ -119,6 +120,19 @@ def get_participant(study_id: str) -> researcher.ParticipantView:
         current_principal(),
         study_id_from_path(study_id),
     )
+
+
+@blp.route("/participants/<study_id>/messages", methods=["GET"], parameters=[STUDY_ID_PARAMETER])
+@requires_roles("researcher")
+@blp.response(200, MessageListSchema)
+def list_messages(study_id: str) -> dict[str, Any]:
+    """What was sent to or about a participant (kind, when, outcome); never an address."""
+    session = get_session()
+    sid = study_id_from_path(study_id)
+    rows = researcher.participant_messages(
+        session, ledger_writer(session), current_principal(), sid
+    )
+    return {"study_id": sid, "messages": rows}
 
 
 @blp.route("/participants/<study_id>/contact", methods=["GET"], parameters=[STUDY_ID_PARAMETER])

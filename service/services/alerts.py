@@ -16,6 +16,7 @@ from service.db import utcnow
 from service.domain.errors import ConflictError, NotFoundError
 from service.domain.scoring import AlertResult
 from service.models import Alert, Response
+from service.services import notifications
 from service.services.audit import record_access
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
@@ -61,6 +62,7 @@ def raise_alerts(
     answer fired. Returns the alerts created or changed (flushed, not committed).
     """
     touched: list[Alert] = []
+    created: list[Alert] = []
     if not raised:
         return touched
     _serialise(session, response.study_id)
@@ -96,10 +98,20 @@ def raise_alerts(
                 status="open",
             )
             session.add(alert)
+            created.append(alert)
         reasons = [*held.get(alert.id, []), *new]
         alert.reasons = vault.encrypt(reasons, "alerts", "reasons", alert.id, alert.study_id)
         touched.append(alert)
     session.flush()
+    # In this same transaction: an urgent alert is never stored without its message to the
+    # safety team (a new reason joining an open alert sends nothing new).
+    notifications.queue_safety_alerts(
+        session,
+        [
+            {"id": a.id, "study_id": a.study_id, "severity": a.severity, "raised_at": a.raised_at}
+            for a in created
+        ],
+    )
     return touched
 
 

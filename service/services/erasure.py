@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from service.db import Base, Database, utcnow
 from service.models import DataKeyRecord, Participant
-from service.services.vault import encrypted_tables
+from service.services.vault import ERASED_IN_THE_CLEAR, encrypted_tables
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,12 @@ class PurgeReport:
 
 def rewritten_tables() -> list[str]:
     """The tables a PostgreSQL purge rewrites: every one that held a participant's
-    ciphertext, their data key, and ``participants`` (whose old row versions hold the site)."""
+    ciphertext, their data key, the rows erased in the clear (their messages), and
+    ``participants`` (whose old row versions hold the site)."""
     return [
         DataKeyRecord.__tablename__,
         *(name for name in encrypted_tables() if name != DataKeyRecord.__tablename__),
+        *(model.__tablename__ for model in ERASED_IN_THE_CLEAR),
         Participant.__tablename__,
     ]
 

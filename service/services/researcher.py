@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from service.domain.consent import ERASED
 from service.domain.dashboard import TimepointProgress, Week, progress, weekly
 from service.domain.errors import ConflictError, ContactNotPermittedError
-from service.models import Alert, Participant
+from service.models import Alert, Notification, Participant
+from service.services import notifications
 from service.services.alerts import AlertView, participant_alerts
 from service.services.audit import record_access
 from service.services.consent import history, participant, state_of
@@ -38,6 +39,8 @@ class ParticipantView:
     tasks: list[Any] = field(default_factory=list)
     alerts: list[AlertView] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
+    # How reminders reach them: {"channel": "email" or None, "reason": why not, or None}.
+    reminders: dict[str, Any] | None = None
 
 
 def _view(
@@ -71,6 +74,9 @@ def _view(
         tasks=tasks if detail else [],
         alerts=participant_alerts(session, keys, person.study_id) if keys is not None else [],
         events=events,
+        reminders=asdict(notifications.reminder_reach(session, person.study_id, state))
+        if detail
+        else None,
     )
 
 
@@ -172,6 +178,19 @@ def participant_detail(
     record_access(writer, principal, "participant.read", study_id=study_id, rows=1)
     session.commit()
     return view
+
+
+def participant_messages(
+    session: Session, writer: LedgerWriter, principal: Principal, study_id: str
+) -> list[Notification]:
+    """What was sent, or is to be sent, to or about a participant: kind, timepoint, when,
+    outcome; no address and no body (the outbox keeps neither). Commits the access entry."""
+    writer.lock("access")
+    participant(session, study_id)  # 404 for an unknown study ID
+    rows = notifications.list_messages(session, study_id=study_id, limit=1000)
+    record_access(writer, principal, "participant.messages.read", study_id=study_id, rows=len(rows))
+    session.commit()
+    return rows
 
 
 def contact_details(

@@ -178,7 +178,11 @@ def authenticate(session: Session, token: str) -> Principal:
 
 _TOKENS = cast(Table, ParticipantToken.__table__)
 _PARTICIPANT_TOKEN = select(
-    _TOKENS.c.id, _TOKENS.c.study_id, _TOKENS.c.token_sha256, _TOKENS.c.revoked_at
+    _TOKENS.c.id,
+    _TOKENS.c.study_id,
+    _TOKENS.c.token_sha256,
+    _TOKENS.c.revoked_at,
+    _TOKENS.c.expires_at,
 ).where(_TOKENS.c.token_sha256 == bindparam("digest"))
 
 
@@ -189,6 +193,9 @@ def _authenticate_participant(session: Session, digest: str) -> Principal:
         raise AuthenticationError("The token is not recognised.")
     if row.revoked_at is not None:
         raise AuthenticationError("The token has been replaced or revoked.")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        # A reminder's link (docs/notifications.md); the letter's token never expires.
+        raise AuthenticationError("The link has expired.")
     return Principal(
         TokenKind.PARTICIPANT, row.id, "participant", frozenset({PARTICIPANT_ROLE}), row.study_id
     )
@@ -205,6 +212,9 @@ def participant_by_token_id(session: Session, token_id: uuid.UUID, epoch: int) -
         raise AuthenticationError("The token has been replaced or revoked.")
     if row.session_epoch != epoch:
         raise AuthenticationError("The session has ended.")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        # A reminder's link (docs/notifications.md); the letter's token never expires.
+        raise AuthenticationError("The link has expired.")
     return Principal(
         TokenKind.PARTICIPANT, row.id, "participant", frozenset({PARTICIPANT_ROLE}), row.study_id
     )
@@ -254,6 +264,7 @@ def issue_participant_token(session: Session, study_id: str) -> str:
             hint=token_hint(token),
             created_at=now,
             revoked_at=None,
+            expires_at=None,
         )
     )
     return token

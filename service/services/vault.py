@@ -21,10 +21,20 @@ from service.domain.crypto import (
     new_data_key,
 )
 from service.domain.errors import NotFoundError
-from service.models import DataKeyRecord, IdentityValue, KekPrimary, Participant
+from service.models import (
+    DataKeyRecord,
+    IdentityValue,
+    KekPrimary,
+    Notification,
+    Participant,
+    ReminderChoice,
+)
 from service.services.keyring import KeyringSource
 
 IDENTITY_KINDS = ("name", "email", "phone", "signature")
+# Tables without ciphertext whose rows about a participant go at erasure all the same: which
+# messages went to them (a safety alert's among them) is a fact about them.
+ERASED_IN_THE_CLEAR = (Notification, ReminderChoice)
 XID_MODULUS = 2**32
 
 
@@ -174,6 +184,9 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     if participant is None:
         raise NotFoundError(f"There is no participant {study_id}.")
     counts: dict[str, int] = {}
+    for model in ERASED_IN_THE_CLEAR:  # docs/notifications.md
+        result = session.execute(delete(model).where(model.study_id == study_id))
+        counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
     for name in encrypted_tables():
         table = Base.metadata.tables[name]
         result = session.execute(delete(table).where(table.c.study_id == study_id))

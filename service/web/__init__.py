@@ -19,6 +19,7 @@ from service.web import answering as _answering_pages  # noqa: F401 (adds its ro
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
 from service.web import contact as _contact_pages  # noqa: F401 (adds its routes to blp)
 from service.web import participant, staff
+from service.web import reminders as _reminder_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_exports as _export_pages  # noqa: F401 (adds its routes to blp)
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)

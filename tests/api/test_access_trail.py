@@ -60,6 +60,12 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
         None,
         ("participant.contact.read",),
     ),
+    ("GET", "/api/v1/participants/<study_id>/messages"): (
+        "researcher",
+        "",
+        None,
+        ("participant.messages.read",),
+    ),
     ("POST", "/api/v1/participants/<study_id>/token"): (
         "researcher",
         "",

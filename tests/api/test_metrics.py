@@ -141,3 +141,7 @@ def test_submissions_consent_events_alerts_and_exports_are_counted(
     assert added("psam_export_rows_total") == rows
     assert value(after, "psam_open_alerts", severity="urgent") >= 1
     assert added("psam_open_alerts", severity="urgent") >= 1
+    # The urgent alert's message waits in the outbox for the worker: the backlog shows it.
+    assert added("psam_outbox_due") == 1
+    assert ("psam_outbox_oldest_due_seconds", ()) in after
+    assert value(after, "psam_outbox_failed") == 0

@@ -33,6 +33,7 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/api/v1/enrolments",
         "/api/v1/participants/{study_id}",
         "/api/v1/participants/{study_id}/contact",
+        "/api/v1/participants/{study_id}/messages",
         "/api/v1/participants/{study_id}/token",
         "/api/v1/me/responses",
         "/api/v1/me/responses/{response_id}",
