@@ -4,7 +4,8 @@ Everything is mapped by item type, never by instrument, so a new version or a ne
 instrument maps without a change here. What has a place in FHIR R4 goes there (linkId, type,
 required, answerOption codings with the ``ordinalValue`` extension, ``enableWhen``, min and
 max values, the help text as a ``help`` display item); what has none (scores, alerts, which
-items are identifying, the kind of definition) goes into this service's own extensions,
+items are identifying, the kind of definition, a consent form's changes and re-consent rule,
+choice sets no item uses) goes into this service's own extensions,
 named under ``<base>/StructureDefinition/`` and listed in docs/fhir.md. The reverse mapping
 is ``service.domain.fhir_import``.
 """
@@ -101,6 +102,10 @@ EXT_ENABLE_WHEN = "psam-enable-when"
 EXT_TIMEPOINT = "psam-timepoint"
 EXT_WITHDRAWAL = "psam-withdrawal-scope"
 EXT_CONSENT_FORM = "psam-consent-form"
+EXT_CONSENT_VERSION = "psam-consent-version"
+EXT_CHANGE = "psam-change"
+EXT_RECONSENT = "psam-reconsent"
+EXT_CHOICE_SET = "psam-choice-set"
 
 
 def as_json_text(value: Any) -> str:
@@ -137,6 +142,21 @@ def questionnaire(instrument: Instrument, at: FhirBase, published_at: str) -> di
                 "valueString": instrument.information_sheet_version,
             }
         )
+    for change in definition.get("changes", []):
+        extensions.append({"url": at.extension(EXT_CHANGE), "valueString": change})
+    if "reconsent" in definition:
+        extensions.append(
+            {"url": at.extension(EXT_RECONSENT), "valueCode": definition["reconsent"]}
+        )
+    used = set(sets.values())
+    for name, choices in definition.get("choice_sets", {}).items():
+        if name not in used:  # no item's answerOptions carry it
+            extensions.append(
+                {
+                    "url": at.extension(EXT_CHOICE_SET),
+                    "valueString": as_json_text({"name": name, "choices": choices}),
+                }
+            )
     for score in definition.get("scores", []):
         extensions.append({"url": at.extension(EXT_SCORE), "valueString": as_json_text(score)})
     for alert in definition.get("alerts", []):

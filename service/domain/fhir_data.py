@@ -18,6 +18,7 @@ from typing import Any
 
 from service.domain.fhir import (
     EXT_CONSENT_FORM,
+    EXT_CONSENT_VERSION,
     EXT_SHA256,
     EXT_TIMEPOINT,
     EXT_WITHDRAWAL,
@@ -74,6 +75,7 @@ class ResponseRow:
     authored: str | None  # an ISO time, an ISO day, or None
     answers: Mapping[str, Any]
     scores: Sequence[Mapping[str, Any]]
+    consent_version: str | None = None  # the consent form in force at submission, if known
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ def questionnaire_response(mapping: ResponseMapping, row: ResponseRow) -> dict[s
         "status": "completed",
         "subject": _subject(row),
     }
+    if row.consent_version is not None:
+        resource["extension"].append(
+            {"url": at.extension(EXT_CONSENT_VERSION), "valueString": row.consent_version}
+        )
     if row.authored is not None:
         resource["authored"] = row.authored
     resource["item"] = items
@@ -188,32 +194,42 @@ def fhir_lines(
     at: FhirBase,
     versions: Sequence[Instrument],
     *,
+    columns: Sequence[str],
     subject_system: str,
     include_free_text: bool,
 ) -> Callable[[list[list[Any]]], str]:
     """A writer of export rows as NDJSON: each response, then its scores' Observations.
 
-    A row is what the analyst export builds (``service.services.exports``): study ID or
-    pseudonym, timepoint, instrument, version, hash, response id or pseudonym, the
-    submission time or day when the export carries it, then the answers and the scores."""
+    A row is what the analyst export builds (``service.services.exports``): the values of
+    its fixed columns, named by ``columns`` (``service.domain.export.fixed_columns``), then
+    the answers and the scores. Values are taken by column name, never by position, so a
+    new fixed column cannot shift one into another's place."""
     mappings = {
         v.version: ResponseMapping.of(v, at, include_free_text=include_free_text) for v in versions
     }
+    missing = {"study_id", "timepoint", "version", "instrument_hash", "response_id"} - set(columns)
+    if missing:
+        raise ValueError(f"an export row for FHIR needs the columns {sorted(missing)}")
 
     def write(records: list[list[Any]]) -> str:
         lines = []
-        for subject, timepoint, _, version, sha256, response_id, *rest in records:
+        for record in records:
+            *values, answers, scores = record
+            if len(values) != len(columns):
+                raise ValueError(f"{len(values)} fixed values for {len(columns)} columns")
+            fixed = dict(zip(columns, values, strict=True))
             row = ResponseRow(
-                id=response_id,
-                subject=subject,
+                id=fixed["response_id"],
+                subject=fixed["study_id"],
                 subject_system=subject_system,
-                timepoint=timepoint,
-                instrument_hash=sha256,
-                authored=rest[0] if len(rest) == 3 else None,
-                answers=rest[-2],
-                scores=rest[-1],
+                timepoint=fixed["timepoint"],
+                instrument_hash=fixed["instrument_hash"],
+                authored=fixed.get("submitted_at", fixed.get("submitted_on")),
+                answers=answers,
+                scores=scores,
+                consent_version=fixed.get("consent_version"),
             )
-            mapping = mappings[version]
+            mapping = mappings[fixed["version"]]
             for resource in (
                 questionnaire_response(mapping, row),
                 *score_observations(mapping, row),

@@ -1,7 +1,8 @@
 """A FHIR R4 Questionnaire -> a draft instrument definition in this service's format.
 
 The reverse of ``service.domain.fhir.questionnaire``: what that writes comes back as it was
-(items, choice sets, codes, skip logic, and scores and alerts from our extensions). From
+(items, choice sets, codes, skip logic, and from our extensions scores, alerts, a consent
+form's changes and re-consent rule, and choice sets no item uses). From
 other sources it takes display, boolean, choice, integer, decimal, string, text and date
 items, answerOptions whose codes (or ordinalValues) are whole numbers, and enableWhen; it
 refuses, naming the place, whatever it cannot carry over exactly, rather than guess.
@@ -18,11 +19,14 @@ from typing import Any
 
 from service.domain.fhir import (
     EXT_ALERT,
+    EXT_CHANGE,
+    EXT_CHOICE_SET,
     EXT_CONTACT,
     EXT_ENABLE_WHEN,
     EXT_IDENTIFYING,
     EXT_INFORMATION_SHEET,
     EXT_KIND,
+    EXT_RECONSENT,
     EXT_SCORE,
     ITEM_CONTROL,
     MAX_VALUE,
@@ -125,13 +129,33 @@ def import_questionnaire(
         definition["preamble"] = "\n\n".join(preamble)
     if EXT_INFORMATION_SHEET in ours:
         definition["information_sheet_version"] = ours[EXT_INFORMATION_SHEET][0]
+    for text in ours.get(EXT_CHOICE_SET, []):
+        _unused_choice_set(text, draft)
     definition["choice_sets"] = draft.sets
     definition["items"] = list(draft.items.values())
     definition["scores"] = [_json(s, "extension (score)", draft) for s in ours.get(EXT_SCORE, [])]
     definition["alerts"] = [_json(a, "extension (alert)", draft) for a in ours.get(EXT_ALERT, [])]
+    if EXT_CHANGE in ours:
+        definition["changes"] = ours[EXT_CHANGE]
+    if EXT_RECONSENT in ours:
+        definition["reconsent"] = ours[EXT_RECONSENT][0]
     if draft.faults:
         raise ImportRefused(draft.faults)
     return Imported(definition, draft.notes)
+
+
+def _unused_choice_set(text: str, draft: _Draft) -> None:
+    """A choice set that no item's answerOptions carry, kept under its own name."""
+    path = "extension (choice set)"
+    found = _json(text, path, draft)
+    name = found.get("name") if isinstance(found, dict) else None
+    choices = found.get("choices") if isinstance(found, dict) else None
+    if not isinstance(name, str) or not _ITEM_ID.match(name) or not isinstance(choices, list):
+        draft.refuse(path, "needs a 'name' (lowercase letters, digits, '_') and 'choices'")
+    elif name in draft.sets:
+        draft.refuse(path, f"{name!r} is also the name of an item's choice set")
+    else:
+        draft.sets[name] = choices
 
 
 def _id_of(resource: Mapping[str, Any]) -> str | None:

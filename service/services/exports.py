@@ -310,7 +310,11 @@ def _fhir_renderer(export: Export) -> Callable[[list[list[Any]]], str]:
     at, request = export.fhir, export.request
     subjects = at.pseudonym_system(str(export.id)) if request.per_export else at.study_id_system
     return fhir_lines(
-        at, export.versions, subject_system=subjects, include_free_text=request.include_free_text
+        at,
+        export.versions,
+        columns=[column.name for column in export.fixed],
+        subject_system=subjects,
+        include_free_text=request.include_free_text,
     )
 
 

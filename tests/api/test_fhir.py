@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from service.api.fhir import SERVED
 from service.domain.fhir import FhirBase, questionnaire
 from service.domain.instruments import parse_instrument, version_key
-from service.models import ExportManifest
+from service.models import ExportManifest, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
 from tests.api.test_exports import ALL_TYPES, V1_ANSWERS
@@ -259,6 +259,16 @@ def test_the_cohort_exports_as_valid_responses_and_observations_without_the_eras
     responses = [r for r in lines if r["resourceType"] == "QuestionnaireResponse"]
     subjects = {r["subject"]["identifier"]["value"] for r in responses}
     assert subjects == {cohort["A"], cohort["B"]}  # C erased, D never answered
+    # Each fixed column lands in its own place: the response's id, its time, the consent form
+    # version in force when it was submitted.
+    stored = {str(i) for i in session.scalars(select(Response.id))}
+    assert len({r["id"] for r in responses}) == 2 and {r["id"] for r in responses} <= stored
+    assert all(len(r["authored"]) > 10 for r in responses)  # a time, not only a day
+    in_force = client.get("/api/v1/consent/form").get_json()["version"]
+    for r in responses:
+        carried = {e["url"].rpartition("/")[2]: e["valueString"] for e in r["extension"]}
+        assert carried["psam-consent-version"] == in_force
+        assert carried["psam-timepoint"] == "baseline"
     answers = {i["linkId"]: i["answer"] for i in responses[0]["item"]}
     assert "t_email" not in answers  # identifying: never exported
     assert [a["valueCoding"]["code"] for a in answers["t_multi"]] == ["1", "3"]
@@ -295,7 +305,10 @@ def test_a_pseudonymised_export_names_no_study_id_and_no_exact_time(
     for study_id in cohort.values():
         assert study_id.encode() not in raw
     lines = [validated(json.loads(line)) for line in raw.decode().splitlines()]
+    assert {r["resourceType"] for r in lines} == {"QuestionnaireResponse", "Observation"}
     for resource in lines:
+        if resource["resourceType"] == "QuestionnaireResponse":
+            assert resource["id"].startswith("RX-")  # the response's pseudonym, not its id
         assert resource["subject"]["identifier"]["value"].startswith("PX-")
         when = resource.get("authored") or resource.get("effectiveDateTime")
         assert when is not None and len(when) == 10  # the day only
@@ -326,7 +339,12 @@ def test_consents_are_one_per_event_with_their_status_and_no_name(
         assert withdrawn["provision"] == {"type": "deny"}
     signed, no_contact = mine["D"]
     assert (signed["status"], no_contact["status"]) == ("inactive", "active")
-    assert all(c["policy"][0]["uri"].endswith("/Questionnaire/consent|1.0.0") for c in consents)
+    # Everyone signed the form in force (1.1.0 since amendment 1.1), not the first one.
+    in_force = client.get("/api/v1/consent/form").get_json()["version"]
+    assert in_force != "1.0.0"
+    assert all(
+        c["policy"][0]["uri"].endswith(f"/Questionnaire/consent|{in_force}") for c in consents
+    )
     denied = {
         p["code"][0]["coding"][0]["code"]
         for p in no_contact["provision"]["provision"]

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.questionnaire import Questionnaire
 
+from schemas.instrument import InstrumentDefinitionSchema, ItemSchema
 from service.domain.fhir import FhirBase, questionnaire
 from service.domain.fhir_import import ImportRefused
 from service.domain.instruments import condition_holds, parse_instrument
@@ -161,3 +163,146 @@ def test_every_instrument_file_survives_the_round_trip_exactly() -> None:
         definition = json.loads(path.read_text())
         fhir = questionnaire(parse_instrument(definition), AT, "2026-11-26T00:00:00Z")
         assert draft_from_fhir(json.loads(json.dumps(fhir))).definition == definition, path
+
+
+def every_feature() -> list[dict[str, Any]]:
+    """A questionnaire and a consent form that between them use every key the definition
+    format has (the test below checks that they do): what the round trip must carry, exactly
+    or in our extensions."""
+    common = {"language": "en-GB", "source": "Made up for a test", "preamble": "Read this."}
+    yes_no = [{"code": 1, "label": "Yes"}, {"code": 0, "label": "No"}]
+    asked = {
+        "id": "every-question",
+        "version": "2.3.4",
+        "kind": "questionnaire",
+        "title": "Every question",
+        **common,
+        "choice_sets": {"yn": yes_no, "kept_for_later": yes_no},
+        "items": [
+            {
+                "id": "q_main",
+                "text": "Agreed?",
+                "type": "choice",
+                "choices": "yn",
+                "required": True,
+            },
+            {"id": "q_more", "text": "More?", "type": "choice", "choices": "yn", "required": False},
+            {
+                "id": "q_count",
+                "text": "How many?",
+                "type": "integer",
+                "required": False,
+                "min": 0,
+                "max": 9,
+                "identifying": True,
+                "help": "A whole number.",
+                "enable_when": {
+                    "any": [
+                        {"all": [{"item": "q_more", "op": "==", "value": 1}]},
+                        {"item": "q_main", "op": "answered"},
+                    ]
+                },
+            },
+            {
+                "id": "q_note",
+                "text": "Anything else?",
+                "type": "text",
+                "required": False,
+                "max_length": 200,
+            },
+        ],
+        "scores": [
+            {
+                "id": "agreed",
+                "label": "Agreed",
+                "method": "sum",
+                "items": ["q_main", "q_more"],
+                "participant_visible": False,
+                "missing": {"rule": "prorate", "max_missing": 1, "source": "A manual"},
+                "source": "A paper",
+                "note": "A caveat",
+            }
+        ],
+        "alerts": [
+            {
+                "id": "many",
+                "when": {"score": "agreed", "op": ">=", "value": 1},
+                "severity": "routine",
+                "signposting": "Call us.",
+            }
+        ],
+    }
+    signed = {
+        "id": "every-clause",
+        "version": "2.0.0",
+        "kind": "consent",
+        "title": "Every clause",
+        **common,
+        "information_sheet_version": "2.0, dated 1 January 2027",
+        "changes": ["A new clause.", "A clause asked only after another."],
+        "reconsent": "optional",
+        "choice_sets": {},
+        "items": [
+            {"id": "c_main", "text": "I agree.", "type": "boolean", "required": True},
+            {
+                "id": "c_contact",
+                "text": "Contact me.",
+                "type": "boolean",
+                "required": False,
+                "contact": True,
+            },
+            {
+                "id": "c_follow",
+                "text": "Record it.",
+                "type": "boolean",
+                "required": False,
+                "enable_when": {"item": "c_contact", "op": "==", "value": True},
+            },
+        ],
+        "scores": [],
+        "alerts": [],
+    }
+    return [asked, signed]
+
+
+def test_every_key_of_the_definition_format_survives_the_round_trip() -> None:
+    schema = InstrumentDefinitionSchema()
+    definitions = every_feature()
+    items = [item for d in definitions for item in d["items"]]
+    scores = [score for d in definitions for score in d["scores"]]
+    # A key the format gains must be added above, and so must find its place in the mapping.
+    assert {k for d in definitions for k in d} == set(schema.fields)
+    assert {k for item in items for k in item} == set(ItemSchema().fields)
+    assert {k for score in scores for k in score} >= {"missing", "source", "note"}
+    for definition in definitions:
+        schema.load(definition)  # valid definitions, so the test is of the mapping only
+        fhir = questionnaire(parse_instrument(definition), AT, "2026-11-26T00:00:00Z")
+        Questionnaire.model_validate(fhir)
+        assert draft_from_fhir(json.loads(json.dumps(fhir))).definition == definition
+    asked, signed = (
+        questionnaire(parse_instrument(d), AT, "2026-11-26T00:00:00Z") for d in definitions
+    )
+    # What FHIR R4 says itself goes there, not into an extension.
+    follow = next(i for i in signed["item"] if i["linkId"] == "c_follow")
+    assert follow["enableWhen"] == [
+        {"question": "c_contact", "operator": "=", "answerBoolean": True}
+    ]
+    names = [e["url"].rpartition("/")[2] for e in signed["extension"]]
+    assert names.count("psam-change") == 2 and names.count("psam-reconsent") == 1
+    names = [e["url"].rpartition("/")[2] for e in asked["extension"]]
+    assert names.count("psam-choice-set") == 1  # kept_for_later: no item carries it
+    assert "psam-change" not in names and "psam-reconsent" not in names
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['{"name": "Bad Name", "choices": []}', '{"name": "yn", "choices": []}', "not json"],
+)
+def test_an_unusable_choice_set_extension_is_refused(value: str) -> None:
+    fhir = questionnaire(parse_instrument(every_feature()[0]), AT, "2026-11-26T00:00:00Z")
+    for ext in fhir["extension"]:
+        if ext["url"].endswith("/psam-choice-set"):
+            ext["valueString"] = value
+    with pytest.raises(ImportRefused) as refused:
+        draft_from_fhir(fhir)
+    assert any("choice set" in path for path, _ in refused.value.faults)

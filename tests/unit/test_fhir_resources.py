@@ -12,12 +12,14 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
+from service.domain.export import fixed_columns
 from service.domain.fhir import FhirBase
 from service.domain.fhir_data import (
     ConsentEvent,
     ResponseMapping,
     ResponseRow,
     consent,
+    fhir_lines,
     questionnaire_response,
     score_observations,
 )
@@ -115,3 +117,50 @@ def test_an_error_with_fields_is_one_issue_per_field() -> None:
     )
     OperationOutcome.model_validate(outcome)
     assert [i["expression"] for i in outcome["issue"]] == [["a"], ["b"], ["b"]]
+
+
+@pytest.mark.parametrize("pseudonyms", ["study-id", "per-export"])
+@pytest.mark.parametrize("submitted", ["time", "day", "none"])
+def test_export_rows_map_by_column_name_whatever_columns_the_export_has(
+    pseudonyms: str, submitted: str
+) -> None:
+    columns = [c.name for c in fixed_columns(pseudonyms, submitted)]
+    values = {
+        "study_id": "PX-SUBJECT",
+        "timepoint": "week-6",
+        "instrument": PCL5.id,
+        "version": PCL5.version,
+        "instrument_hash": PCL5.sha256,
+        "consent_version": "1.1.0",
+        "response_id": "RX-RESPONSE",
+        "submitted_at": "2026-11-25T10:11:12Z",
+        "submitted_on": "2026-11-25",
+    }
+    score = {"id": "pcl5_total", "label": "PCL-5 total", "value": 3, "band": None}
+    write = fhir_lines(
+        AT, [PCL5], columns=columns, subject_system=AT.study_id_system, include_free_text=False
+    )
+    record = [values[name] for name in columns] + [{"pcl5_1": 3}, [score]]
+    response, observation = (json.loads(line) for line in write([record]).splitlines())
+    QuestionnaireResponse.model_validate(response)
+    Observation.model_validate(observation)
+    assert response["id"] == "RX-RESPONSE"
+    assert response["subject"]["identifier"]["value"] == "PX-SUBJECT"
+    assert observation["derivedFrom"] == [{"reference": "QuestionnaireResponse/RX-RESPONSE"}]
+    carried = {e["url"].rpartition("/")[2]: e["valueString"] for e in response["extension"]}
+    assert carried == {
+        "psam-timepoint": "week-6",
+        "psam-definition-sha256": PCL5.sha256,
+        "psam-consent-version": "1.1.0",
+    }
+    when = {"time": "2026-11-25T10:11:12Z", "day": "2026-11-25", "none": None}[submitted]
+    assert response.get("authored") == observation.get("effectiveDateTime") == when
+    with pytest.raises(ValueError, match="fixed values"):
+        write([[*record[1:]]])
+
+
+def test_a_response_without_a_known_consent_version_names_none() -> None:
+    response = questionnaire_response(
+        ResponseMapping.of(PCL5, AT, include_free_text=False), row([])
+    )
+    assert not any(e["url"].endswith("psam-consent-version") for e in response["extension"])
