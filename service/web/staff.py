@@ -26,7 +26,7 @@ from service.domain.errors import ConflictError, ContactNotPermittedError
 from service.domain.tasks import TASK_STATUSES
 from service.domain.tokens import STAFF_ROLES, TokenKind, token_kind
 from service.resources import get_keys, ledger_writer, trail_of
-from service.services import alerts, keys, researcher, tokens
+from service.services import alerts, keys, notifications, researcher, tokens
 from service.services.consent import withdraw
 from service.services.participants import enrol_by_researcher
 from service.services.tokens import AuthenticationError, authenticate
@@ -47,7 +47,11 @@ MENU = {
     ),
     "analyst": (("staff.export_form", "Exports"),),
     "auditor": (("staff.audit_home", "Logs and verification"),),
-    "admin": (("staff.token_list", "Staff tokens"), ("staff.key_status", "Keys")),
+    "admin": (
+        ("staff.token_list", "Staff tokens"),
+        ("staff.key_status", "Keys"),
+        ("staff.outbox", "Messages"),
+    ),
 }
 
 
@@ -289,6 +293,18 @@ def _detail(study_id: str, faults: dict[str, str] | None = None) -> Response:
     )
 
 
+@blp.route("/participants/<study_id>/messages", methods=["GET"])
+@staff_page("researcher")
+def participant_messages(study_id: str) -> Response:
+    """What was sent, or is to be sent, to or about a participant: kind, when, outcome."""
+    session = get_session()
+    study_id = study_id_from_path(study_id)
+    rows = researcher.participant_messages(
+        session, ledger_writer(session), current_principal(), study_id
+    )
+    return render("staff/messages.html", study_id=study_id, messages=rows)
+
+
 @blp.route("/participants/<study_id>/contact", methods=["GET"])
 @staff_page("researcher")
 def participant_contact(study_id: str) -> Response:
@@ -479,6 +495,38 @@ def key_status() -> Response:
     trail_of(current_principal()).record(session, "keys.status.read", rows=len(found))
     session.commit()
     return render("staff/keys.html", keks=found)
+
+
+@blp.route("/notifications", methods=["GET"])
+@staff_page("admin")
+def outbox() -> Response:
+    """The worker's backlog (due now, the oldest's age, failed) and the messages that
+    failed or were cancelled, with their last error (never an address), to queue again."""
+    session = get_session()
+    waiting = notifications.backlog(session, utcnow())
+    stuck = [
+        row
+        for status in ("failed", "cancelled")
+        for row in notifications.list_messages(session, status=status, limit=100)
+    ]
+    trail_of(current_principal()).record(
+        session, "notifications.list", filters={"status": "failed,cancelled"}, rows=len(stuck)
+    )
+    session.commit()
+    return render("staff/outbox.html", backlog=waiting, stuck=stuck)
+
+
+@blp.route("/notifications/<uuid:message_id>/retry", methods=["POST"])
+@staff_page("admin")
+def outbox_retry(message_id: uuid.UUID) -> Response:
+    """Queue a failed or cancelled message again, due now, with its tries reset."""
+    session = get_session()
+    row = notifications.retry(session, message_id)
+    trail_of(current_principal()).record(
+        session, "notifications.retry", study_id=row.study_id, rows=1
+    )
+    session.commit()
+    return redirect(url_for("staff.outbox"), code=303)  # type: ignore[return-value]
 
 
 @blp.route("/tokens/<uuid:token_id>/revoke", methods=["POST"])

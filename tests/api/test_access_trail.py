@@ -19,8 +19,9 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from service.api.access import view_access
+from service.db import utcnow
 from service.domain.tokens import STAFF_ROLES
-from service.models import AccessLogEntry
+from service.models import AccessLogEntry, Notification
 from service.services.tokens import create_staff_token
 from tests.api.test_access_table import witness_setup
 from tests.conftest import valid_signature
@@ -186,6 +187,19 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
     ),
     ("POST", "/staff/tokens/<uuid:token_id>/revoke"): ("admin", "", None, ("token.revoke",)),
     ("GET", "/staff/keys"): ("admin", "", None, ("keys.status.read",)),
+    ("GET", "/staff/notifications"): ("admin", "", None, ("notifications.list",)),
+    ("POST", "/staff/notifications/<uuid:message_id>/retry"): (
+        "admin",
+        "",
+        None,
+        ("notifications.retry",),
+    ),
+    ("GET", "/staff/participants/<study_id>/messages"): (
+        "researcher",
+        "",
+        None,
+        ("participant.messages.read",),
+    ),
     ("GET", "/staff/exports"): ("analyst", "", None, ("export.manifests.read",)),
     ("GET", "/staff/exports/download"): (
         "analyst",
@@ -216,6 +230,23 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
     ("GET", "/staff/audit/<log>/export"): ("auditor", "", None, ("audit.consent-log.export",)),
     ("GET", "/staff/audit/public-key"): ("auditor", "", None, ("audit.public-key.read",)),
 }
+
+
+def a_failed_message(session: Session) -> str:
+    """The id of a message the worker gave up on."""
+    row = Notification(
+        dedupe_key=f"test:{uuid.uuid4()}",
+        kind="safety-alert",
+        channel="email",
+        status="failed",
+        attempts=8,
+        created_at=utcnow(),
+        due_at=utcnow(),
+        last_error="ConnectionRefusedError",
+    )
+    session.add(row)
+    session.commit()
+    return str(row.id)
 
 
 def staff_routes(app: Flask) -> set[tuple[str, str]]:
@@ -322,11 +353,14 @@ def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
     make_token: Callable[..., str],
     client: FlaskClient,
     connection: Connection,
+    session: Session,
     staff: Staff,
     method: str,
     rule: str,
 ) -> None:
     role, query, body, expected = TABLE[(method, rule)]
+    if "<uuid:message_id>" in rule:
+        rule = rule.replace("<uuid:message_id>", a_failed_message(session))
     if "<uuid:checkpoint_id>" in rule:
         consented_with_alert(client, staff)  # a consent log with something to sign
     witnessed = rule.replace("<uuid:witness_id>", "{witness_id}")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,17 +16,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
 
 from service import create_app, offline_verify
 from service.config import ConfigError, config_for_tests
 from service.domain.crypto import Keyring
 from service.domain.tokens import TokenKind, generate_token
-from service.models import AccessLogEntry
+from service.models import AccessLogEntry, Notification
 from service.services.keyring import write_keyring_file
 from service.web import session as web_session
 from service.web import staff_session
 from service.web.letters import render_letter
 from service.web.links import link_qr_svg
+from tests.api.test_access_trail import a_failed_message
 from tests.conftest import valid_signature
 from tests.web.conftest import HTML, Page
 
@@ -507,3 +510,41 @@ def test_a_deployment_writes_its_own_letter_and_a_broken_one_stops_the_start(
         create_app({**settings, "PSAM_LETTER_TEMPLATE": str(letter)})
     with pytest.raises(ConfigError, match="cannot read"):
         create_app({**settings, "PSAM_LETTER_TEMPLATE": str(tmp_path / "missing.html")})
+
+
+def test_an_admin_sees_the_backlog_and_sends_a_failed_message_again(
+    client: FlaskClient, make_token: Callable[..., str], session: Session
+) -> None:
+    consented_with_alert(client, make_token("researcher"))  # queues the safety message
+    failed = a_failed_message(session)
+    sign_in(client, make_token("admin"))
+    page = Page(client.get("/staff/notifications", headers=HTML).get_data(as_text=True))
+    waiting = re.search(r"Waiting to go now</th><td class=\"nhsuk-table__cell\">(\d+)<", page.html)
+    assert waiting and int(waiting.group(1)) >= 1
+    assert "ConnectionRefusedError" in page.text
+    assert (
+        client.post(
+            f"/staff/notifications/{failed}/retry", data={"csrf_token": page.csrf}, headers=HTML
+        ).status_code
+        == 303
+    )
+    assert session.get(Notification, uuid.UUID(failed)).status == "pending"  # type: ignore[union-attr]
+    again = client.post(
+        f"/staff/notifications/{failed}/retry", data={"csrf_token": page.csrf}, headers=HTML
+    )
+    assert again.status_code == 409  # only a failed or cancelled message is sent again
+
+
+def test_a_researcher_reads_the_messages_about_a_participant(
+    client: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    study_id = consented_with_alert(client, make_token("researcher"))
+    sign_in(client, make_token("researcher"))
+    detail = Page(
+        client.get(f"/staff/participants/{study_id}", headers=HTML).get_data(as_text=True)
+    )
+    assert "Reminders: none (" in detail.text  # no email address in the vault
+    listed = Page(
+        client.get(f"/staff/participants/{study_id}/messages", headers=HTML).get_data(as_text=True)
+    )
+    assert "safety-alert" in listed.text
