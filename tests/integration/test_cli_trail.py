@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.config import config_for_tests
-from service.db import utcnow
-from service.models import AccessLogEntry, Notification
+from service.models import AccessLogEntry
 from service.services.keyring import KeyringSource
 from service.services.keys import add_primary_kek, rewrap_data_keys
 from service.services.participants import enrol_participant
 from service.services.tokens import create_staff_token
+from tests.api.test_access_trail import a_failed_message as failed_message_id
 
 CANARY = "Canary Jane Doe 7731"
 
@@ -123,19 +122,7 @@ def an_out_file(_app: Flask, _session: Session, tmp: Path) -> list[str]:
 
 
 def a_failed_message(_app: Flask, session: Session, _tmp: Path) -> list[str]:
-    row = Notification(
-        dedupe_key=f"test:{uuid.uuid4()}",
-        kind="safety-alert",
-        channel="email",
-        status="failed",
-        attempts=8,
-        created_at=utcnow(),
-        due_at=utcnow(),
-        last_error="ConnectionRefusedError",
-    )
-    session.add(row)
-    session.commit()
-    return [str(row.id)]
+    return [failed_message_id(session)]
 
 
 def a_phq9_export(_app: Flask, _session: Session, tmp: Path) -> list[str]:
