@@ -1,7 +1,7 @@
 """the notification outbox, reminder choices, and expiring participant tokens
 
-Revision ID: 0008_outbox
-Revises: 0007_staff_sessions
+Revision ID: 0009_outbox
+Revises: 0008_amendment
 Create Date: 2026-11-26 18:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_outbox"
-down_revision: str | None = "0007_staff_sessions"
+revision: str = "0009_outbox"
+down_revision: str | None = "0008_amendment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
