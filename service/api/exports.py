@@ -54,21 +54,28 @@ def export_responses(query: dict[str, Any]) -> Response:
 def export_from_query(query: dict[str, Any]) -> Response:
     """The export a loaded ``ExportQuerySchema`` asks for, as a streamed download (the
     staff console's export form answers with this too)."""
-    request = exports.ExportRequest(
+    request = export_request(query, query["format"], labels=query["labels"])
+    extension = "csv" if request.format == "csv" else "ndjson"
+    return stream_export(request, extension)
+
+
+def export_request(
+    query: dict[str, Any], fmt: str, *, labels: bool = False
+) -> exports.ExportRequest:
+    """The export a loaded query asks for (the CSV/NDJSON export's, or the FHIR export's)."""
+    return exports.ExportRequest(
         instrument=query["instrument"],
         versions=query["version"],
         timepoint=query.get("timepoint"),
         submitted_since=query.get("submitted_since"),
         submitted_until=query.get("submitted_until"),
         consent_clause=query.get("consent_clause"),
-        format=query["format"],
-        labels=query["labels"],
+        format=fmt,
+        labels=labels,
         include_free_text=query["include_free_text"],
         pseudonyms=query["pseudonyms"],
         submitted=query.get("submitted"),
     )
-    extension = "csv" if request.format == "csv" else "ndjson"
-    return stream_export(request, extension)
 
 
 def stream_export(

@@ -19,14 +19,14 @@ from flask_smorest import Blueprint
 
 from schemas.fhir import ConsentSearchSchema, QuestionnaireSearchSchema, ResponseExportQuerySchema
 from service.api.access import current_principal, public, requires_roles
-from service.api.exports import stream_export
+from service.api.exports import export_request, stream_export
 from service.db import get_session
 from service.domain.fhir import FHIR_JSON, FhirBase, questionnaire
 from service.domain.fhir_data import consent
 from service.domain.fhir_server import Served, capability_statement, operation_outcome
 from service.errors import NOT_FOUND, ApiError, render_errors_under
 from service.resources import trail_of
-from service.services import exports, fhir
+from service.services import fhir
 
 PREFIX = "/fhir/r4"
 # When SERVED last changed: the CapabilityStatement's date. Change it with the table.
@@ -234,16 +234,4 @@ _NDJSON_EXAMPLE = (
 )
 def export_responses(query: dict[str, Any]) -> Response:
     """Submitted responses as FHIR NDJSON, under the analyst export's rules and manifest."""
-    wanted = exports.ExportRequest(
-        instrument=query["instrument"],
-        versions=query["version"],
-        timepoint=query.get("timepoint"),
-        submitted_since=query.get("submitted_since"),
-        submitted_until=query.get("submitted_until"),
-        consent_clause=query.get("consent_clause"),
-        format="fhir",
-        include_free_text=query["include_free_text"],
-        pseudonyms=query["pseudonyms"],
-        submitted=query.get("submitted"),
-    )
-    return stream_export(wanted, "ndjson", fhir=fhir_base())
+    return stream_export(export_request(query, "fhir"), "ndjson", fhir=fhir_base())

@@ -211,19 +211,7 @@ def test_a_researcher_enrols_sees_the_link_once_and_acknowledges_an_alert(
     token = link.split("#token=")[1]
     assert "Sam Example" not in page.html
 
-    own = {"Authorization": f"Bearer {token}"}
-    assert (
-        client.post("/api/v1/me/consent", json=valid_signature(client), headers=own).status_code
-        == 201
-    )
-    submitted = {
-        "instrument": "phq-9",
-        "version": "1.0.0",
-        "timepoint": "baseline",
-        "answers": PHQ9_ALERTING,
-        "submit": True,
-    }
-    assert client.post("/api/v1/me/responses", json=submitted, headers=own).status_code == 201
+    consent_and_alert(client, token)
 
     listed = Page(client.get("/staff/participants?site=Leeds", headers=HTML).get_data(as_text=True))
     assert study_id in listed.links
@@ -288,12 +276,9 @@ def test_an_admin_creates_a_token_shown_once_and_revokes_it(
     )
 
 
-def consented_with_alert(client: FlaskClient, researcher: str) -> str:
-    """A participant enrolled, consented and with a submitted PHQ-9 (item 9 endorsed)."""
-    made = client.post(
-        "/api/v1/participants", json={}, headers={"Authorization": f"Bearer {researcher}"}
-    ).get_json()
-    own = {"Authorization": f"Bearer {made['token']}"}
+def consent_and_alert(client: FlaskClient, token: str) -> None:
+    """The participant signs the consent form and submits a PHQ-9 with item 9 endorsed."""
+    own = {"Authorization": f"Bearer {token}"}
     assert (
         client.post("/api/v1/me/consent", json=valid_signature(client), headers=own).status_code
         == 201
@@ -306,6 +291,14 @@ def consented_with_alert(client: FlaskClient, researcher: str) -> str:
         "submit": True,
     }
     assert client.post("/api/v1/me/responses", json=body, headers=own).status_code == 201
+
+
+def consented_with_alert(client: FlaskClient, researcher: str) -> str:
+    """A participant enrolled, consented and with a submitted PHQ-9 (item 9 endorsed)."""
+    made = client.post(
+        "/api/v1/participants", json={}, headers={"Authorization": f"Bearer {researcher}"}
+    ).get_json()
+    consent_and_alert(client, made["token"])
     return str(made["study_id"])
 
 
