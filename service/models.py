@@ -388,3 +388,81 @@ class ReminderChoice(Base):
     study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), primary_key=True)
     by_email: Mapped[bool]
     chosen_at: Mapped[UtcTimestamp]
+
+
+class InterviewSlot(Base):
+    """A time the study offers for an interview: when, how, and who interviews.
+
+    The interviewer is a staff token's id, never a name. A slot is booked by at most one
+    interview (``interviews.slot_id`` is unique).
+    """
+
+    __tablename__ = "interview_slots"
+
+    id: Mapped[UuidPk]
+    starts_at: Mapped[UtcTimestamp] = mapped_column(index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    # "phone", "video" or "in_person"
+    mode: Mapped[str] = mapped_column(String(16))
+    interviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_tokens.id"))
+    created_at: Mapped[UtcTimestamp]
+    cancelled_at: Mapped[dt.datetime | None]
+
+
+class Interview(Base):
+    """One invitation to an interview and where it stands.
+
+    ``status`` is one of invited, accepted, scheduled, done, declined, cancelled;
+    ``channel`` says how the invitation was made ("email" through the outbox, or "phone",
+    recorded after the call).
+    """
+
+    __tablename__ = "interviews"
+
+    id: Mapped[UuidPk]
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    # The staff token that invited: its id, never a name.
+    invited_by: Mapped[uuid.UUID | None]
+    invited_at: Mapped[UtcTimestamp]
+    updated_at: Mapped[UtcTimestamp]
+    slot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interview_slots.id"), unique=True)
+    # Why it was cancelled, in a word the service chose ("withdrawal", "staff", ...).
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class InterviewFile(Base):
+    """An interview's recording or transcript: what was stored, never the content.
+
+    The content is in ``interview_chunks``, sealed chunk by chunk under the participant's
+    data key (``service/domain/chunked.py``). Destroying the audio deletes its chunks and
+    keeps this row with ``destroyed_at`` set, so the record of what existed stays.
+    """
+
+    __tablename__ = "interview_files"
+    __table_args__ = (UniqueConstraint("interview_id", "kind"),)
+
+    id: Mapped[UuidPk]
+    interview_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("interviews.id"))
+    # "audio" or "transcript"
+    kind: Mapped[str] = mapped_column(String(16))
+    media_type: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[Sha256Hex]
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[uuid.UUID | None]
+    uploaded_at: Mapped[UtcTimestamp]
+    verified_by: Mapped[uuid.UUID | None]
+    verified_at: Mapped[dt.datetime | None]
+    destroyed_at: Mapped[dt.datetime | None]
+
+
+class InterviewChunk(Base):
+    """One sealed chunk of an interview file, in order."""
+
+    __tablename__ = "interview_chunks"
+
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("interview_files.id"), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
