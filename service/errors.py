@@ -83,7 +83,7 @@ RECONSENT_REQUIRED = ProblemType(
 CONTACT_NOT_PERMITTED = ProblemType(
     "contact-not-permitted",
     403,
-    "Contact not permitted",
+    "Interview contact not agreed (consent clause c_contact_interview)",
     "The participant's consent in force does not include being contacted about an interview.",
 )
 NOT_FOUND = ProblemType("not-found", 404, "Not found", "Nothing exists at this address.")

@@ -378,6 +378,9 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     # The sign-in token minted for this message (reminders): its id, never the token.
     token_id: Mapped[uuid.UUID | None]
+    # The interview a message is about (an invitation, a confirmation, a reminder). No
+    # foreign key, as for alerts: the worker cancels a message whose interview has moved on.
+    interview_id: Mapped[uuid.UUID | None]
 
 
 class ReminderChoice(Base):

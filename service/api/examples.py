@@ -334,6 +334,50 @@ PUBLIC_KEY_PEM = (
     "-----END PUBLIC KEY-----\n"
 )
 
+_SLOT_REQUEST = ("starts_at", "minutes", "mode", "interviewer_id")
+_SLOT = {"id": UUID_2, "starts_at": "2026-12-01T10:00:00Z", "minutes": 60, "mode": "phone"}
+_STAFF_SLOT = {**_SLOT, "interviewer_id": UUID_1, "cancelled_at": None, "interview_id": UUID_1}
+_INTERVIEW = {
+    "id": UUID_1,
+    "study_id": STUDY_ID,
+    "status": "scheduled",
+    "channel": "email",
+    "invited_at": WHEN,
+    "updated_at": LATER,
+    "cancel_reason": None,
+    "slot": _STAFF_SLOT,
+}
+EXAMPLES.update(
+    {
+        "Invite": {"channel": "email"},
+        "Invitation": {"id": UUID_1, "status": "invited"},
+        "SlotRequest": {k: v for k, v in _STAFF_SLOT.items() if k in _SLOT_REQUEST},
+        "Slot": _STAFF_SLOT,
+        "SlotList": {"slots": [_STAFF_SLOT]},
+        "Interview": _INTERVIEW,
+        "InterviewList": {"interviews": [_INTERVIEW]},
+        "EligibleList": {
+            "participants": [{"study_id": STUDY_ID, "has_email": True, "open_interview": None}]
+        },
+        "Schedule": {"slot_id": UUID_2},
+        "Accept": {"slot_id": UUID_2},
+        "MyInterview": {k: _INTERVIEW[k] for k in ("id", "status", "channel", "invited_at")}
+        | {"slot": _SLOT},
+        "MyInterviews": {
+            "interviews": [
+                {
+                    "id": UUID_1,
+                    "status": "invited",
+                    "channel": "email",
+                    "invited_at": WHEN,
+                    "slot": None,
+                }
+            ],
+            "slots": [_SLOT],
+        },
+    }
+)
+
 # Parameters by name (path, query and header alike), for those with no enum or default.
 PARAMETER_EXAMPLES: dict[str, Any] = {
     "alert_id": UUID_2,
@@ -342,6 +386,8 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "response_id": UUID_1,
     "token_id": UUID_2,
     "witness_id": UUID_2,
+    "interview_id": UUID_1,
+    "slot_id": UUID_2,
     "code": "consent-required",
     "instrument_id": "phq-9",
     "instrument": "phq-9",

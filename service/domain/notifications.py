@@ -21,7 +21,13 @@ INVITATION = "invitation"
 FIRST_REMINDER = "reminder-1"
 LAST_REMINDER = "reminder-2"
 PARTICIPANT_KINDS = (INVITATION, FIRST_REMINDER, LAST_REMINDER)
-KINDS = (SAFETY_ALERT, SAFETY_ESCALATION, *PARTICIPANT_KINDS)
+# About an interview (``notifications.interview_id``): an invitation, a confirmation of the
+# time booked, and a reminder the day before.
+INTERVIEW_INVITATION = "interview-invitation"
+INTERVIEW_CONFIRMATION = "interview-confirmation"
+INTERVIEW_REMINDER = "interview-reminder"
+INTERVIEW_KINDS = (INTERVIEW_INVITATION, INTERVIEW_CONFIRMATION, INTERVIEW_REMINDER)
+KINDS = (SAFETY_ALERT, SAFETY_ESCALATION, *PARTICIPANT_KINDS, *INTERVIEW_KINDS)
 
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
 STATUSES = (PENDING, SENDING, SENT, FAILED, CANCELLED)
@@ -33,6 +39,9 @@ PLACEHOLDERS = {
     INVITATION: ("link", "closes"),
     FIRST_REMINDER: ("link", "closes"),
     LAST_REMINDER: ("link", "closes"),
+    INTERVIEW_INVITATION: ("link",),
+    INTERVIEW_CONFIRMATION: ("link", "when"),
+    INTERVIEW_REMINDER: ("link", "when"),
 }
 
 DEFAULT_WORDING: dict[str, tuple[str, str]] = {
@@ -65,6 +74,22 @@ DEFAULT_WORDING: dict[str, tuple[str, str]] = {
         "Hello,\n\nYour study questionnaire closes on {closes}.\n\nOpen it here (this link "
         "works for 14 days and only for you):\n{link}\n\n"
         "You can stop these emails on the same page.\n",
+    ),
+    INTERVIEW_INVITATION: (
+        "An invitation to talk to the study team",
+        "Hello,\n\nThe study team would like to invite you to an interview. Taking part is "
+        "your choice, and saying no changes nothing else.\n\nSee the invitation, choose a "
+        "time or say no here (this link works for 14 days and only for you):\n{link}\n",
+    ),
+    INTERVIEW_CONFIRMATION: (
+        "Your interview is booked",
+        "Hello,\n\nYour interview is booked for {when}.\n\nTo see it or to cancel it, "
+        "open (this link works for 14 days and only for you):\n{link}\n",
+    ),
+    INTERVIEW_REMINDER: (
+        "Reminder: your interview tomorrow",
+        "Hello,\n\nThis is a reminder of your interview on {when}.\n\nTo see it or to "
+        "cancel it, open (this link works for 14 days and only for you):\n{link}\n",
     ),
 }
 

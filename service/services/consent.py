@@ -36,6 +36,7 @@ from service.models import ConsentLogEntry, Participant
 from service.services.audit import record_access
 from service.services.catalogue import catalogue
 from service.services.context import lock_for_withdrawal, participant_context
+from service.services.interview_state import cancel_open_interviews
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter, entries_of
 from service.services.tokens import Principal, revoke_participant_tokens
@@ -191,9 +192,14 @@ def withdraw(
     study_id: str,
     scope: str,
 ) -> Receipt:
-    """Record a withdrawal (erasing first for ``stop-and-erase``). Commits."""
+    """Record a withdrawal (erasing first for ``stop-and-erase``). Commits.
+
+    ``no-further-contact`` and ``stop`` cancel the participant's open interview invitations
+    and free their slots in the same transaction (each cancel in the access log).
+    """
     acting_staff = principal.study_id is None
-    writer.lock("consent", *(("access",) if acting_staff else ()))
+    cancels = scope in ("no-further-contact", "stop")
+    writer.lock("consent", *(("access",) if acting_staff or cancels else ()))
     lock_for_withdrawal(session, study_id)  # in-flight submits for them commit first
     fault = withdrawal_fault(state_of(session, study_id), scope)
     if fault:
@@ -202,6 +208,8 @@ def withdraw(
     if scope == "stop-and-erase":
         erased = shred_participant(session, study_id)
         revoke_participant_tokens(session, study_id)
+    if cancels:
+        cancel_open_interviews(session, writer, principal, study_id, "withdrawal")
     entry = writer.append(
         "consent",
         {"type": "withdrawal", "study_id": study_id, "scope": scope, "actor": principal.actor()},

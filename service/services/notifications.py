@@ -26,11 +26,14 @@ from service.db import utcnow
 from service.domain import notifications as rules
 from service.domain.consent import CONSENTED, NEEDS_RECONSENT, ConsentState
 from service.domain.errors import ConflictError, NotFoundError
+from service.domain.interviews import SCHEDULED, describe_slot
 from service.domain.tasks import window
 from service.domain.tokens import TokenKind, generate_token, hash_token, token_hint
 from service.models import (
     Alert,
     IdentityValue,
+    Interview,
+    InterviewSlot,
     Notification,
     Participant,
     ParticipantToken,
@@ -77,6 +80,7 @@ def _row(kind: str, due_at: dt.datetime, **about: Any) -> dict[str, Any]:
         "sent_at": None,
         "last_error": None,
         "token_id": None,  # nosec B105
+        "interview_id": about.get("interview_id"),
     }
 
 
@@ -95,6 +99,19 @@ def queue_safety_alerts(session: Session, alerts: Sequence[dict[str, Any]]) -> i
         if alert["severity"] == "urgent"
     ]
     return _insert_new(session, rows)
+
+
+def queue_interview_message(
+    session: Session, kind: str, interview: Interview, due_at: dt.datetime
+) -> int:
+    """Queue an interview's invitation, confirmation or reminder in the caller's transaction.
+
+    One of each kind per interview and slot: booking another time queues a new confirmation
+    and reminder, and the worker cancels those of a time no longer booked.
+    """
+    key = f"{kind}:{interview.id}:{interview.slot_id or '-'}"
+    row = _row(kind, due_at, study_id=interview.study_id, interview_id=interview.id, dedupe_key=key)
+    return _insert_new(session, [row])
 
 
 # --- the scheduler ---------------------------------------------------------------------------
@@ -290,6 +307,8 @@ def prepare(
         return None
     if row.kind in (rules.SAFETY_ALERT, rules.SAFETY_ESCALATION):
         outgoing = _safety_message(session, settings, row)
+    elif row.interview_id is not None:
+        outgoing = _interview_message(session, keys, settings, row)
     else:
         outgoing = _participant_message(session, keys, settings, row)
     session.commit()
@@ -348,6 +367,36 @@ def _participant_message(
     link = f"{settings.public_url}/p/start#token={token}"
     rendered = rules.render(settings.wording, row.kind, link=link, closes=closes.isoformat())
     return Outgoing(row.id, str(emails[-1]), rendered)
+
+
+def _interview_message(
+    session: Session, keys: KeyringSource, settings: Settings, row: Notification
+) -> Outgoing | None:
+    """An interview's message, unless the interview moved on, consent to contact ended or
+    there is no address: then the message is cancelled."""
+    study_id = str(row.study_id)
+    interview = session.get(Interview, row.interview_id)
+    state = states_of(session, [study_id])[study_id]
+    emails = [value for kind, value in Vault(session, keys).identities(study_id) if kind == "email"]
+    booked = str(interview.slot_id) if interview is not None and interview.slot_id else "-"
+    if interview is None or not state.allows_contact or not emails:
+        _cancel(row, "no consent to contact, or no email address")
+        return None
+    if row.kind == rules.INTERVIEW_INVITATION:
+        if interview.status != "invited":
+            _cancel(row, f"the invitation was {interview.status}")
+            return None
+        values = {}
+    else:
+        slot = session.get(InterviewSlot, interview.slot_id) if interview.slot_id else None
+        if interview.status != SCHEDULED or slot is None or row.dedupe_key.split(":")[2] != booked:
+            _cancel(row, "the interview is no longer booked for this time")
+            return None
+        values = {"when": describe_slot(slot.starts_at, slot.minutes, slot.mode)}
+    link = f"{settings.public_url}/p/start#token={_mint_link_token(session, row)}"
+    return Outgoing(
+        row.id, str(emails[-1]), rules.render(settings.wording, row.kind, link=link, **values)
+    )
 
 
 def _mint_link_token(session: Session, row: Notification) -> str:

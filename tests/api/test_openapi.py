@@ -51,6 +51,17 @@ def test_the_openapi_document_lists_every_operation(client: FlaskClient) -> None
         "/fhir/r4/QuestionnaireResponse/$export",
         "/fhir/r4/Consent",
         "/fhir/r4/Consent/{resource_id}",
+        "/api/v1/participants/{study_id}/interviews",
+        "/api/v1/interviews",
+        "/api/v1/interviews/eligible",
+        "/api/v1/interviews/{interview_id}/schedule",
+        "/api/v1/interviews/{interview_id}/done",
+        "/api/v1/interviews/{interview_id}/cancel",
+        "/api/v1/interview-slots",
+        "/api/v1/interview-slots/{slot_id}/cancel",
+        "/api/v1/me/interviews",
+        "/api/v1/me/interviews/{interview_id}/accept",
+        "/api/v1/me/interviews/{interview_id}/decline",
     } == set(spec["paths"])
 
 
