@@ -125,10 +125,7 @@ def _has_email(session: Session, study_id: str) -> bool:
 # --- researchers: who may be invited, and inviting -----------------------------------------
 
 
-def eligible(session: Session, writer: LedgerWriter, principal: Principal) -> list[Eligible]:
-    """Participants whose consent in force includes interview contact, with any open
-    invitation. Commits the access entry."""
-    writer.lock("access")
+def _eligible(session: Session) -> list[Eligible]:
     people = list(
         session.scalars(
             select(Participant.study_id)
@@ -145,12 +142,42 @@ def eligible(session: Session, writer: LedgerWriter, principal: Principal) -> li
     with_email = set(
         session.scalars(select(IdentityValue.study_id).where(IdentityValue.kind == "email"))
     )
-    found = [
+    return [
         Eligible(sid, sid in with_email, open_ones.get(sid))
         for sid in people
         if states[sid].allows_contact
     ]
+
+
+def eligible(session: Session, writer: LedgerWriter, principal: Principal) -> list[Eligible]:
+    """Participants whose consent in force includes interview contact, with any open
+    invitation. Commits the access entry."""
+    writer.lock("access")
+    found = _eligible(session)
     record_access(writer, principal, "interviews.eligible.read", rows=len(found))
+    session.commit()
+    return found
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The console's interviews page: the schedule, who may be invited, the invitations."""
+
+    slots: list[SlotView]
+    eligible: list[Eligible]
+    interviews: list[InterviewView]
+
+
+def overview(session: Session, writer: LedgerWriter, principal: Principal) -> Overview:
+    """Everything the interviews page shows, read in one transaction with one access entry."""
+    writer.lock("access")
+    found = Overview(upcoming_slots(session), _eligible(session), _interviews(session, None))
+    record_access(
+        writer,
+        principal,
+        "interviews.overview.read",
+        rows=len(found.slots) + len(found.eligible) + len(found.interviews),
+    )
     session.commit()
     return found
 
@@ -202,13 +229,17 @@ def list_interviews(
 ) -> list[InterviewView]:
     """Invitations, newest first, with their slots. Commits the access entry."""
     writer.lock("access")
-    query = select(Interview).order_by(Interview.invited_at.desc())
-    if status is not None:
-        query = query.where(Interview.status == status)
-    found = [_view(session, i) for i in session.scalars(query)]
+    found = _interviews(session, status)
     record_access(writer, principal, "interviews.read", filters={"status": status}, rows=len(found))
     session.commit()
     return found
+
+
+def _interviews(session: Session, status: str | None) -> list[InterviewView]:
+    query = select(Interview).order_by(Interview.invited_at.desc())
+    if status is not None:
+        query = query.where(Interview.status == status)
+    return [_view(session, i) for i in session.scalars(query)]
 
 
 def interview_detail(
@@ -286,7 +317,7 @@ def _booked(session: Session) -> dict[uuid.UUID, uuid.UUID]:
     rows = session.execute(
         select(Interview.slot_id, Interview.id).where(Interview.slot_id.is_not(None))
     ).all()
-    return {slot_id: interview_id for slot_id, interview_id in rows}
+    return {slot_id: interview_id for slot_id, interview_id in rows if slot_id is not None}
 
 
 def upcoming_slots(session: Session, *, free_only: bool = False) -> list[SlotView]:
@@ -415,6 +446,14 @@ def my_interviews(session: Session, study_id: str) -> tuple[list[InterviewView],
     views = [_view(session, i) for i in found]
     choosing = any(v.status in (INVITED, "accepted") for v in views)
     return views, (upcoming_slots(session, free_only=True) if choosing else [])
+
+
+def has_open_invitation(session: Session, study_id: str) -> bool:
+    """Whether the participant has an invitation they can still answer or change."""
+    found = session.scalar(
+        select(Interview.id).where(Interview.study_id == study_id, Interview.status.in_(OPEN))
+    )
+    return found is not None
 
 
 def answer(

@@ -23,6 +23,7 @@ from service.domain.tasks import IN_PROGRESS, OPEN
 from service.domain.tokens import TokenKind, token_kind
 from service.services import responses
 from service.services.context import participant_context
+from service.services.interviews import has_open_invitation
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import session as web_session
 
@@ -194,6 +195,7 @@ def home() -> str:
         changes=context.catalogue.consent_form.changes if renewing else (),
         tasks=tasks,
         next_task=next_task,
+        interview_open=has_open_invitation(session, study_id),
     )
 
 

@@ -44,6 +44,7 @@ MENU = {
         ("staff.alert_list", "Alerts"),
         ("staff.participant_list", "Participants"),
         ("staff.enrol_form", "Enrol a participant"),
+        ("staff.interviews_page", "Interviews"),
     ),
     "analyst": (("staff.export_form", "Exports"),),
     "auditor": (("staff.audit_home", "Logs and verification"),),

@@ -1,0 +1,133 @@
+"""The participant's interview pages: their invitations, a choice (a free time, "contact me
+to arrange a time", or no), a confirmation, then what happened.
+
+The handlers call ``services.interviews.answer``, as the JSON views do, so the same consent
+gating, state rules and access-log events apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, render_template, request
+
+from service.api.access import current_principal, participant_page
+from service.db import get_session
+from service.domain.errors import (
+    ConflictError,
+    ContactNotPermittedError,
+    InvalidInputError,
+    NotFoundError,
+    WithdrawnError,
+)
+from service.domain.interviews import ACCEPTED, INVITED, SCHEDULED, describe_slot
+from service.resources import ledger_writer
+from service.services import interviews
+from service.services.interviews import InterviewView, SlotView
+from service.web.participant import blp, own_study_id
+
+ARRANGE, DECLINE = "arrange", "decline"
+NO_CHOICE = "Choose a time, ask to be contacted, or say no"
+CHOICE_WORDS = {
+    ARRANGE: "Contact me to arrange a time",
+    DECLINE: "No, I do not want to take part in an interview",
+}
+
+
+def _slot_text(slot: SlotView) -> str:
+    return describe_slot(slot.starts_at, slot.minutes, slot.mode)
+
+
+def _mine() -> tuple[list[InterviewView], list[SlotView]]:
+    return interviews.my_interviews(get_session(), own_study_id("interviews"))
+
+
+def _own(interview_id: uuid.UUID) -> tuple[InterviewView, list[SlotView]]:
+    found, slots = _mine()
+    for view in found:
+        if view.id == interview_id:
+            return view, slots
+    raise NotFoundError(f"There is no interview {interview_id}.")
+
+
+def _choices(view: InterviewView, slots: list[SlotView]) -> list[dict[str, object]]:
+    """The radios for an invitation: each free time, then arranging, then no."""
+    items: list[dict[str, object]] = []
+    if view.status in (INVITED, ACCEPTED):
+        items += [{"value": str(s.id), "text": _slot_text(s)} for s in slots]
+    if view.status == INVITED:
+        items.append({"value": ARRANGE, "text": CHOICE_WORDS[ARRANGE]})
+    if items:
+        items.append({"divider": "or"})
+    items.append({"value": DECLINE, "text": CHOICE_WORDS[DECLINE]})
+    return items
+
+
+def _list_page(error: tuple[uuid.UUID, str] | None = None) -> Response:
+    found, slots = _mine()
+    page = render_template(
+        "interviews.html",
+        interviews=found,
+        open_states=(INVITED, ACCEPTED, SCHEDULED),
+        choices={v.id: _choices(v, slots) for v in found},
+        slot_text={v.id: _slot_text(v.slot) for v in found if v.slot is not None},
+        errors={f"choice-{error[0]}": error[1]} if error else {},
+        error_list=[{"text": error[1], "href": f"#choice-{error[0]}"}] if error else [],
+    )
+    return Response(page, status=422 if error else 200, mimetype="text/html")
+
+
+@blp.route("/interviews", methods=["GET"])
+@participant_page
+def interview_list() -> Response:
+    """Your interview invitations; for an open one, the times you may choose."""
+    return _list_page()
+
+
+@blp.route("/interviews/<uuid:interview_id>", methods=["POST"])
+@participant_page
+def interview_choice(interview_id: uuid.UUID) -> Response | str:
+    """Check the choice before it is made."""
+    view, slots = _own(interview_id)
+    choice = request.form.get("choice", "")
+    offered = {str(item["value"]) for item in _choices(view, slots) if "value" in item}
+    if choice not in offered:
+        return _list_page((interview_id, NO_CHOICE))
+    text = CHOICE_WORDS.get(choice) or next(_slot_text(s) for s in slots if str(s.id) == choice)
+    return render_template(
+        "interview_confirm.html", interview=view, choice=choice, text=text, decline=DECLINE
+    )
+
+
+@blp.route("/interviews/<uuid:interview_id>/confirm", methods=["POST"])
+@participant_page
+def interview_answered(interview_id: uuid.UUID) -> Response | str:
+    """Make the choice: accept a time, accept to arrange one, or decline."""
+    choice = request.form.get("choice", "")
+    slot_id = None
+    if choice not in (ARRANGE, DECLINE):
+        try:
+            slot_id = uuid.UUID(choice)
+        except ValueError:
+            return _list_page((interview_id, NO_CHOICE))
+    session = get_session()
+    try:
+        view = interviews.answer(
+            session,
+            ledger_writer(session),
+            current_principal(),
+            interview_id,
+            accept=choice != DECLINE,
+            slot_id=slot_id,
+        )
+    except (ConflictError, ContactNotPermittedError, WithdrawnError, InvalidInputError) as exc:
+        session.rollback()
+        message = "That time is no longer free: choose another"
+        if not isinstance(exc, (ConflictError, InvalidInputError)) or "free" not in str(exc):
+            message = str(exc).rstrip(".")
+        return _list_page((interview_id, message))
+    return render_template(
+        "interview_done.html",
+        interview=view,
+        when=None if view.slot is None else _slot_text(view.slot),
+    )
