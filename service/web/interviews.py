@@ -103,6 +103,7 @@ def interview_choice(interview_id: uuid.UUID) -> Response | str:
 @participant_page
 def interview_answered(interview_id: uuid.UUID) -> Response | str:
     """Make the choice: accept a time, accept to arrange one, or decline."""
+    _own(interview_id)  # someone else's invitation is not found, whatever was posted
     choice = request.form.get("choice", "")
     slot_id = None
     if choice not in (ARRANGE, DECLINE):

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from service.services.tokens import create_staff_token
 from tests.conftest import valid_signature
 
 STAFF = ("researcher", "analyst", "auditor", "admin")
@@ -183,6 +185,30 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/staff/audit/consent/checkpoints", None, {"auditor"}, 0),
     ("GET", "/staff/audit/consent/export", None, {"auditor"}, 0),
     ("GET", "/staff/audit/public-key", None, {"auditor"}, 0),
+    # Interviews (docs/interviews.md): the researcher's calls, the participant's own.
+    ("POST", "/api/v1/participants/{owner}/interviews", {"channel": "phone"}, {"researcher"}, 403),
+    ("GET", "/api/v1/interviews/eligible", None, {"researcher"}, 403),
+    ("GET", "/api/v1/interviews", None, {"researcher"}, 403),
+    ("POST", "/api/v1/interviews/{interview_id}/schedule", "schedule", {"researcher"}, 403),
+    ("POST", "/api/v1/interviews/{interview_id}/done", None, {"researcher"}, 403),
+    ("POST", "/api/v1/interviews/{interview_id}/cancel", None, {"researcher"}, 403),
+    ("POST", "/api/v1/interview-slots", "slot", {"researcher"}, 403),
+    ("GET", "/api/v1/interview-slots", None, {"researcher"}, 403),
+    ("POST", "/api/v1/interview-slots/{slot_id}/cancel", None, {"researcher"}, 403),
+    ("GET", "/api/v1/me/interviews", None, PARTICIPANTS, 0),
+    ("POST", "/api/v1/me/interviews/{interview_id}/accept", {}, {"owner"}, 404),
+    ("POST", "/api/v1/me/interviews/{interview_id}/decline", None, {"owner"}, 404),
+    ("GET", "/p/interviews", None, PARTICIPANTS, 0),
+    ("POST", "/p/interviews/{interview_id}", None, {"owner"}, 404),
+    ("POST", "/p/interviews/{interview_id}/confirm", None, {"owner"}, 404),
+    ("GET", "/staff/interviews", None, {"researcher"}, 0),
+    ("POST", "/staff/interviews/invite", "invite-form", {"researcher"}, 0),
+    ("POST", "/staff/interviews/slots", "slot-form", {"researcher"}, 0),
+    ("POST", "/staff/interviews/slots/{slot_id}/cancel", None, {"researcher"}, 0),
+    ("GET", "/staff/interviews/{interview_id}", None, {"researcher"}, 0),
+    ("POST", "/staff/interviews/{interview_id}/schedule", "schedule-form", {"researcher"}, 0),
+    ("POST", "/staff/interviews/{interview_id}/done", None, {"researcher"}, 0),
+    ("POST", "/staff/interviews/{interview_id}/cancel", None, {"researcher"}, 0),
 ]
 
 
@@ -225,6 +251,71 @@ def witness_setup(
     return path.replace("{checkpoint_id}", checkpoint["id"]), cosign
 
 
+SLOT_BODY = {"starts_at": "2031-03-04T09:30:00Z", "minutes": 60, "mode": "phone"}
+
+
+def interview_setup(
+    client: FlaskClient,
+    researcher: dict[str, str],
+    interviewer_id: str,
+    owner: str,
+    path: str,
+    body: object,
+) -> tuple[str, object]:
+    """Fill in an interview of ``owner`` (in the state the path needs) and a free slot, and
+    the bodies that name them: "slot" (a new slot), "schedule" (a free slot's id) and the
+    console's forms ("slot-form", "schedule-form", "invite-form", given as form fields)."""
+    if "{interview_id}" in path:
+        made = client.post(
+            f"/api/v1/participants/{owner}/interviews",
+            json={"channel": "phone"},
+            headers=researcher,
+        ).get_json()
+        path = path.replace("{interview_id}", made["id"])
+        if path.endswith("/done"):
+            slot = _new_slot(client, researcher, interviewer_id)
+            booked = client.post(
+                f"/api/v1/interviews/{made['id']}/schedule",
+                json={"slot_id": slot},
+                headers=researcher,
+            )
+            assert booked.status_code == 200, booked.get_json()
+    if "{slot_id}" in path:
+        path = path.replace("{slot_id}", _new_slot(client, researcher, interviewer_id))
+    forms: dict[object, dict[str, str]] = {
+        "slot-form": {
+            "starts_on": "2031-03-04", "starts_time": "09:30", "minutes": "60", "mode": "video",
+            "interviewer_id": interviewer_id,
+        },
+        "invite-form": {"study_id": owner, "channel": "phone"},
+    }  # fmt: skip
+    if body == "slot":
+        body = {**SLOT_BODY, "interviewer_id": interviewer_id}
+    elif body in ("schedule", "schedule-form"):
+        slot = _new_slot(client, researcher, interviewer_id)
+        body = {"slot_id": slot} if body == "schedule" else InterviewForm({"slot_id": slot})
+    elif isinstance(body, str) and body in forms:
+        body = InterviewForm(forms[body])
+    return path, body
+
+
+@dataclass
+class InterviewForm:
+    """A console form's fields, posted form-encoded."""
+
+    fields: dict[str, str]
+
+
+def _new_slot(client: FlaskClient, researcher: dict[str, str], interviewer_id: str) -> str:
+    made = client.post(
+        "/api/v1/interview-slots",
+        json={**SLOT_BODY, "interviewer_id": interviewer_id},
+        headers=researcher,
+    )
+    assert made.status_code == 201, made.get_json()
+    return str(made.get_json()["id"])
+
+
 def headers_for(caller: str | None, world: World, make_token: Callable[..., str]) -> dict:
     if caller is None:
         return {}
@@ -243,6 +334,7 @@ def test_caller_against_endpoint(
     client: FlaskClient,
     world: World,
     make_token: Callable[..., str],
+    session: Session,
     monkeypatch: pytest.MonkeyPatch,
     caller: str | None,
     method: str,
@@ -268,12 +360,16 @@ def test_caller_against_endpoint(
     # No such message: the caller is let in (or not) before the lookup's 404.
     path = path.replace("{message_id}", str(uuid.uuid4()))
     path, body = witness_setup(app, client, make_token, path, body)
+    interviewer = str(create_staff_token(session, ["researcher"], "interviewer")[0].id)
+    path, body = interview_setup(client, world.researcher, interviewer, world.owner, path, body)
     path = path.format(owner=world.owner, alert_id=world.alert_id, draft_id=world.draft_id)
     if body == "signature":
         body = valid_signature(client)
-    response = client.open(
-        path, method=method, json=body, headers=headers_for(caller, world, make_token)
-    )
+    headers = headers_for(caller, world, make_token)
+    if isinstance(body, InterviewForm):
+        response = client.open(path, method=method, data=body.fields, headers=headers)
+    else:
+        response = client.open(path, method=method, json=body, headers=headers)
     if caller in allowed and path.startswith(("/p/", "/staff/")):
         # A page lets the caller in and may then answer a form's faults (or a missing CSRF
         # token) on the page itself, or send them on with a redirect.
@@ -316,6 +412,8 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<uuid:witness_id>": "{witness_id}",
         "<uuid:checkpoint_id>": "{checkpoint_id}",
         "<uuid:message_id>": "{message_id}",
+        "<uuid:interview_id>": "{interview_id}",
+        "<uuid:slot_id>": "{slot_id}",
         "<log>": "consent",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",

@@ -23,7 +23,7 @@ from service.db import utcnow
 from service.domain.tokens import STAFF_ROLES
 from service.models import AccessLogEntry, Notification
 from service.services.tokens import create_staff_token
-from tests.api.test_access_table import witness_setup
+from tests.api.test_access_table import InterviewForm, interview_setup, witness_setup
 from tests.conftest import valid_signature
 
 CANARY = "Canary Jane Doe 7731"
@@ -229,6 +229,74 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
     ),
     ("GET", "/staff/audit/<log>/export"): ("auditor", "", None, ("audit.consent-log.export",)),
     ("GET", "/staff/audit/public-key"): ("auditor", "", None, ("audit.public-key.read",)),
+    # Interviews: each view and each change is one event, by ids only.
+    ("POST", "/api/v1/participants/<study_id>/interviews"): (
+        "researcher",
+        "",
+        {"channel": "phone"},
+        ("interview.invite",),
+    ),
+    ("GET", "/api/v1/interviews/eligible"): ("researcher", "", None, ("interviews.eligible.read",)),
+    ("GET", "/api/v1/interviews"): ("researcher", "", None, ("interviews.read",)),
+    ("POST", "/api/v1/interviews/<uuid:interview_id>/schedule"): (
+        "researcher",
+        "",
+        "schedule",
+        ("interview.schedule",),
+    ),
+    ("POST", "/api/v1/interviews/<uuid:interview_id>/done"): (
+        "researcher",
+        "",
+        None,
+        ("interview.done",),
+    ),
+    ("POST", "/api/v1/interviews/<uuid:interview_id>/cancel"): (
+        "researcher",
+        "",
+        None,
+        ("interview.cancel",),
+    ),
+    ("POST", "/api/v1/interview-slots"): ("researcher", "", "slot", ("interview.slot.create",)),
+    ("GET", "/api/v1/interview-slots"): ("researcher", "", None, ("interview.slots.read",)),
+    ("POST", "/api/v1/interview-slots/<uuid:slot_id>/cancel"): (
+        "researcher",
+        "",
+        None,
+        ("interview.slot.cancel",),
+    ),
+    ("GET", "/staff/interviews"): ("researcher", "", None, ("interviews.overview.read",)),
+    ("POST", "/staff/interviews/invite"): ("researcher", "", "invite-form", ("interview.invite",)),
+    ("POST", "/staff/interviews/slots"): (
+        "researcher",
+        "",
+        "slot-form",
+        ("interview.slot.create",),
+    ),
+    ("POST", "/staff/interviews/slots/<uuid:slot_id>/cancel"): (
+        "researcher",
+        "",
+        None,
+        ("interview.slot.cancel",),
+    ),
+    ("GET", "/staff/interviews/<uuid:interview_id>"): ("researcher", "", None, ("interview.read",)),
+    ("POST", "/staff/interviews/<uuid:interview_id>/schedule"): (
+        "researcher",
+        "",
+        "schedule-form",
+        ("interview.schedule",),
+    ),
+    ("POST", "/staff/interviews/<uuid:interview_id>/done"): (
+        "researcher",
+        "",
+        None,
+        ("interview.done",),
+    ),
+    ("POST", "/staff/interviews/<uuid:interview_id>/cancel"): (
+        "researcher",
+        "",
+        None,
+        ("interview.cancel",),
+    ),
 }
 
 
@@ -366,6 +434,15 @@ def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
     witnessed = rule.replace("<uuid:witness_id>", "{witness_id}")
     witnessed = witnessed.replace("<uuid:checkpoint_id>", "{checkpoint_id}")
     witnessed, body = witness_setup(app, client, make_token, witnessed, body)
+    if "interview" in rule:
+        witnessed = witnessed.replace("<uuid:interview_id>", "{interview_id}")
+        witnessed = witnessed.replace("<uuid:slot_id>", "{slot_id}")
+        owner = consented_with_alert(client, staff)[0]
+        witnessed = witnessed.replace("<study_id>", owner)
+        witnessed, body = interview_setup(
+            client, staff.headers["researcher"], staff.ids["researcher"], owner, witnessed, body
+        )
+        body = Form(body.fields) if isinstance(body, InterviewForm) else body
     path = fill_path(witnessed, client, staff) + query
     before = access_head(connection)
     if isinstance(body, Form):
