@@ -30,8 +30,9 @@ from service.db import get_session
 from service.domain.errors import NotFoundError
 from service.domain.interviews import CANCEL, MARK_DONE
 from service.resources import ledger_writer
-from service.services import interviews
-from service.services.interviews import InterviewView, SlotView
+from service.services import interview_slots, interviews
+from service.services.interview_slots import SlotView
+from service.services.interviews import InterviewView
 
 blp = Blueprint("interviews", __name__, url_prefix="/api/v1", description="Interviews")
 
@@ -115,7 +116,7 @@ def cancel(interview_id: uuid.UUID) -> InterviewView:
 def create_slot(body: dict[str, Any]) -> SlotView:
     """Offer a time for interviews: when, how long, how, and who interviews (a token id)."""
     session = get_session()
-    return interviews.create_slot(session, ledger_writer(session), current_principal(), **body)
+    return interview_slots.create_slot(session, ledger_writer(session), current_principal(), **body)
 
 
 @blp.route("/interview-slots", methods=["GET"])
@@ -124,7 +125,9 @@ def create_slot(body: dict[str, Any]) -> SlotView:
 def list_slots() -> dict[str, Any]:
     """The schedule: upcoming slots, booked or free, soonest first."""
     session = get_session()
-    return {"slots": interviews.list_slots(session, ledger_writer(session), current_principal())}
+    return {
+        "slots": interview_slots.list_slots(session, ledger_writer(session), current_principal())
+    }
 
 
 @blp.route("/interview-slots/<uuid:slot_id>/cancel", methods=["POST"])
@@ -133,7 +136,9 @@ def list_slots() -> dict[str, Any]:
 def cancel_slot(slot_id: uuid.UUID) -> SlotView:
     """Withdraw a free slot (a booked one is refused with 409)."""
     session = get_session()
-    return interviews.cancel_slot(session, ledger_writer(session), current_principal(), slot_id)
+    return interview_slots.cancel_slot(
+        session, ledger_writer(session), current_principal(), slot_id
+    )
 
 
 def _own_study_id() -> str:

@@ -22,7 +22,6 @@ from service.domain.consent import ERASED, INTERVIEW_CONTACT_CLAUSE, WITHDRAWN, 
 from service.domain.errors import (
     ConflictError,
     ContactNotPermittedError,
-    InvalidInputError,
     NotFoundError,
     WithdrawnError,
 )
@@ -35,14 +34,18 @@ from service.domain.interviews import (
     MARK_DONE,
     OPEN,
     SCHEDULE,
-    SlotRequest,
     reminder_due_at,
-    slot_faults,
 )
-from service.models import IdentityValue, Interview, InterviewSlot, Participant, StaffToken
+from service.models import IdentityValue, Interview, InterviewSlot, Participant
 from service.services.audit import record_access
 from service.services.consent import participant, states_of
 from service.services.context import participant_context
+from service.services.interview_slots import (
+    SlotView,
+    free_slot,
+    slot_view,
+    upcoming_slots,
+)
 from service.services.interview_state import change_state
 from service.services.ledger import LedgerWriter
 from service.services.notifications import queue_interview_message
@@ -52,17 +55,6 @@ NOT_AGREED = (
     f"This participant's consent in force does not include the clause {INTERVIEW_CONTACT_CLAUSE} "
     "(being contacted about an interview)."
 )
-
-
-@dataclass(frozen=True)
-class SlotView:
-    id: uuid.UUID
-    starts_at: dt.datetime
-    minutes: int
-    mode: str
-    interviewer_id: uuid.UUID
-    cancelled_at: dt.datetime | None
-    interview_id: uuid.UUID | None  # the interview booked into it, if any
 
 
 @dataclass(frozen=True)
@@ -84,13 +76,6 @@ class Eligible:
     open_interview: uuid.UUID | None
 
 
-def _slot_view(slot: InterviewSlot, booked: uuid.UUID | None) -> SlotView:
-    return SlotView(
-        slot.id, slot.starts_at, slot.minutes, slot.mode, slot.interviewer_id,
-        slot.cancelled_at, booked,
-    )  # fmt: skip
-
-
 def _view(session: Session, interview: Interview) -> InterviewView:
     slot = session.get(InterviewSlot, interview.slot_id) if interview.slot_id else None
     return InterviewView(
@@ -101,7 +86,7 @@ def _view(session: Session, interview: Interview) -> InterviewView:
         invited_at=interview.invited_at,
         updated_at=interview.updated_at,
         cancel_reason=interview.cancel_reason,
-        slot=None if slot is None else _slot_view(slot, interview.id),
+        slot=None if slot is None else slot_view(slot, interview.id),
     )
 
 
@@ -267,111 +252,6 @@ def _interview(session: Session, interview_id: uuid.UUID, study_id: str | None =
     return found
 
 
-# --- researchers: slots ----------------------------------------------------------------------
-
-
-def create_slot(
-    session: Session,
-    writer: LedgerWriter,
-    principal: Principal,
-    *,
-    starts_at: dt.datetime,
-    minutes: int,
-    mode: str,
-    interviewer_id: uuid.UUID,
-) -> SlotView:
-    """Offer a time for interviews, with its interviewer (a staff token id). Commits."""
-    writer.lock("access")
-    now = utcnow()
-    faults = slot_faults(SlotRequest(starts_at, minutes, mode), now)
-    interviewer = session.get(StaffToken, interviewer_id)
-    if interviewer is None or interviewer.revoked_at is not None:
-        faults["interviewer_id"] = ["is not a staff token in use"]
-    if faults:
-        raise InvalidInputError(faults)
-    slot = InterviewSlot(
-        id=uuid.uuid4(),
-        starts_at=starts_at,
-        minutes=minutes,
-        mode=mode,
-        interviewer_id=interviewer_id,
-        created_at=now,
-        cancelled_at=None,
-    )
-    session.add(slot)
-    session.flush()
-    record_access(
-        writer,
-        principal,
-        "interview.slot.create",
-        filters={"slot_id": str(slot.id), "interviewer_id": str(interviewer_id)},
-        rows=1,
-    )
-    view = _slot_view(slot, None)
-    session.commit()
-    return view
-
-
-def _booked(session: Session) -> dict[uuid.UUID, uuid.UUID]:
-    """slot id -> the interview booked into it."""
-    rows = session.execute(
-        select(Interview.slot_id, Interview.id).where(Interview.slot_id.is_not(None))
-    ).all()
-    return {slot_id: interview_id for slot_id, interview_id in rows if slot_id is not None}
-
-
-def upcoming_slots(session: Session, *, free_only: bool = False) -> list[SlotView]:
-    """Slots not cancelled that start from now on, soonest first (no access entry: callers
-    that show them to staff log it)."""
-    booked = _booked(session)
-    slots = session.scalars(
-        select(InterviewSlot)
-        .where(InterviewSlot.cancelled_at.is_(None), InterviewSlot.starts_at > utcnow())
-        .order_by(InterviewSlot.starts_at)
-    )
-    views = [_slot_view(s, booked.get(s.id)) for s in slots]
-    return [v for v in views if v.interview_id is None] if free_only else views
-
-
-def list_slots(session: Session, writer: LedgerWriter, principal: Principal) -> list[SlotView]:
-    """The schedule: upcoming slots, booked or free. Commits the access entry."""
-    writer.lock("access")
-    found = upcoming_slots(session)
-    record_access(writer, principal, "interview.slots.read", rows=len(found))
-    session.commit()
-    return found
-
-
-def cancel_slot(
-    session: Session, writer: LedgerWriter, principal: Principal, slot_id: uuid.UUID
-) -> SlotView:
-    """Withdraw a free slot (a booked one is refused: cancel or move its interview first)."""
-    writer.lock("access")
-    slot = session.get(InterviewSlot, slot_id)
-    if slot is None:
-        raise NotFoundError(f"There is no slot {slot_id}.")
-    if slot.cancelled_at is not None:
-        raise ConflictError("This slot is already cancelled.")
-    if slot_id in _booked(session):
-        raise ConflictError("This slot is booked: cancel or move its interview first.")
-    slot.cancelled_at = utcnow()
-    record_access(
-        writer, principal, "interview.slot.cancel", filters={"slot_id": str(slot_id)}, rows=1
-    )
-    view = _slot_view(slot, None)
-    session.commit()
-    return view
-
-
-def _free_slot(session: Session, slot_id: uuid.UUID) -> InterviewSlot:
-    slot = session.get(InterviewSlot, slot_id)
-    if slot is None:
-        raise InvalidInputError({"slot_id": ["there is no such slot"]})
-    if slot.cancelled_at is not None or slot.starts_at <= utcnow() or slot_id in _booked(session):
-        raise ConflictError("This time is no longer free: choose another.")
-    return slot
-
-
 def _book(
     session: Session,
     writer: LedgerWriter,
@@ -381,7 +261,7 @@ def _book(
     slot_id: uuid.UUID,
 ) -> None:
     """Book a free slot and queue the confirmation and the reminder the day before."""
-    slot = _free_slot(session, slot_id)
+    slot = free_slot(session, slot_id)
     if interview.slot_id is not None:  # a new time: the old slot goes back first
         interview.slot_id = None
         session.flush()

@@ -23,7 +23,8 @@ from service.domain.errors import (
 from service.domain.interviews import ACCEPTED, INVITED, SCHEDULED, describe_slot
 from service.resources import ledger_writer
 from service.services import interviews
-from service.services.interviews import InterviewView, SlotView
+from service.services.interview_slots import SlotView
+from service.services.interviews import InterviewView
 from service.web.participant import blp, own_study_id
 
 ARRANGE, DECLINE = "arrange", "decline"

@@ -25,7 +25,7 @@ from service.domain.errors import (
 from service.domain.interviews import CANCEL, CHANNELS, MARK_DONE, MODE_WORDS, describe_slot
 from service.domain.pseudonyms import StudyIdError, parse_study_id
 from service.resources import ledger_writer
-from service.services import interviews, tokens
+from service.services import interview_slots, interviews, tokens
 from service.web.staff import blp, render, with_faults
 
 REFUSALS = (ConflictError, ContactNotPermittedError, WithdrawnError, InvalidInputError)
@@ -127,7 +127,7 @@ def interview_slot_create() -> Response:
         return _overview(faults, asked)
     session = get_session()
     try:
-        interviews.create_slot(
+        interview_slots.create_slot(
             session,
             ledger_writer(session),
             current_principal(),
@@ -148,7 +148,7 @@ def interview_slot_cancel(slot_id: uuid.UUID) -> Response:
     """Withdraw a free slot; a booked one is refused on the page."""
     session = get_session()
     try:
-        interviews.cancel_slot(session, ledger_writer(session), current_principal(), slot_id)
+        interview_slots.cancel_slot(session, ledger_writer(session), current_principal(), slot_id)
     except ConflictError as exc:
         session.rollback()
         return _overview({f"slot-{slot_id}": str(exc).rstrip(".")})
@@ -160,7 +160,7 @@ def _detail(interview_id: uuid.UUID, faults: dict[str, str] | None = None) -> Re
     view = interviews.interview_detail(
         session, ledger_writer(session), current_principal(), interview_id
     )
-    free = interviews.upcoming_slots(session, free_only=True)
+    free = interview_slots.upcoming_slots(session, free_only=True)
     labels = _labels()
     return render(
         "staff/interview.html",
