@@ -141,19 +141,15 @@ def cancel_slot(slot_id: uuid.UUID) -> SlotView:
     )
 
 
-def _own_study_id() -> str:
-    study_id = current_principal().study_id
-    if study_id is None:
-        raise NotFoundError("Only a participant has interviews of their own.")
-    return study_id
-
-
 @blp.route("/me/interviews", methods=["GET"])
 @requires_roles("participant")
 @blp.response(200, MyInterviewsSchema)
 def my_interviews() -> dict[str, Any]:
     """Your interview invitations, and the free times you may choose while one is open."""
-    found, slots = interviews.my_interviews(get_session(), _own_study_id())
+    own = current_principal().study_id
+    if own is None:
+        raise NotFoundError("Only a participant has interviews of their own.")
+    found, slots = interviews.my_interviews(get_session(), own)
     return {"interviews": found, "slots": slots}
 
 
@@ -165,7 +161,6 @@ def accept(body: dict[str, Any], interview_id: uuid.UUID) -> InterviewView:
     """Accept an invitation: with a slot it is scheduled; without, the team will contact you
     to arrange a time."""
     session = get_session()
-    _own_study_id()
     return interviews.answer(
         session, ledger_writer(session), current_principal(), interview_id,
         accept=True, slot_id=body.get("slot_id"),
@@ -178,7 +173,6 @@ def accept(body: dict[str, Any], interview_id: uuid.UUID) -> InterviewView:
 def decline(interview_id: uuid.UUID) -> InterviewView:
     """Decline an invitation (or a booked interview); its slot is freed."""
     session = get_session()
-    _own_study_id()
     return interviews.answer(
         session, ledger_writer(session), current_principal(), interview_id, accept=False
     )
