@@ -124,8 +124,9 @@ def interview_answered(interview_id: uuid.UUID) -> Response | str:
         )
     except (ConflictError, ContactNotPermittedError, WithdrawnError, InvalidInputError) as exc:
         session.rollback()
+        # An unknown or taken time reads the same: the radios offered it a moment ago.
         message = "That time is no longer free: choose another"
-        if not isinstance(exc, (ConflictError, InvalidInputError)) or "free" not in str(exc):
+        if not isinstance(exc, InvalidInputError) and "free" not in str(exc):
             message = str(exc).rstrip(".")
         return _list_page((interview_id, message))
     return render_template(
