@@ -172,6 +172,15 @@ EXAMPLES: dict[str, Any] = {
     "TokenCreate": {"label": "Analyst, R. Patel", "roles": ["analyst"], "expires_days": 90},
     # Response bodies
     "Health": {"status": "ok"},
+    "InterviewFile": {
+        "kind": "audio",
+        "media_type": "audio/ogg",
+        "bytes": 52428800,
+        "sha256": HASH,
+        "uploaded_at": WHEN,
+        "verified_at": None,
+        "destroyed_at": None,
+    },
     "Readiness": {
         "status": "ready",
         "checks": {"database": "ok", "migrations": "ok", "keyring": "ok", "catalogue": "ok"},

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from service.db import Base, Database, utcnow
 from service.models import DataKeyRecord, Participant
-from service.services.vault import ERASED_IN_THE_CLEAR, encrypted_tables
+from service.services.vault import ERASED_IN_THE_CLEAR, INTERVIEW_TABLES, encrypted_tables
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def rewritten_tables() -> list[str]:
         DataKeyRecord.__tablename__,
         *(name for name in encrypted_tables() if name != DataKeyRecord.__tablename__),
         *(model.__tablename__ for model in ERASED_IN_THE_CLEAR),
+        *(model.__tablename__ for model in INTERVIEW_TABLES),
         Participant.__tablename__,
     ]
 
@@ -133,6 +134,27 @@ def _purge_postgresql(
         finally:
             conn.exec_driver_sql("RESET lock_timeout")
     return reached, None if len(reached) == len(pending) else "an older transaction is open"
+
+
+def rewrite_table_files(db: Database, names: list[str], wait_seconds: float) -> str | None:
+    """Make rows deleted from these tables leave the database files (as a purge does, for
+    rows that are not an erased participant's, e.g. a recording destroyed on schedule).
+    None when done; otherwise why not, for the next run to retry."""
+    if db.engine.dialect.name != "postgresql":
+        _reached, reason = _purge_sqlite(db, [], wait_seconds)
+        return reason
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(wait_seconds * 1000))}")
+        try:
+            for name in names:
+                conn.exec_driver_sql(f'VACUUM FULL "{Base.metadata.tables[name].name}"')
+        except OperationalError as exc:
+            log.warning("table rewrite did not get its lock: %s", exc.orig)
+            return "a table lock did not come within the wait; the rewrite is to be rerun"
+        finally:
+            conn.exec_driver_sql("RESET lock_timeout")
+    return None
 
 
 def _older_snapshot_open(conn: Connection, erasure_xid: int | None) -> bool:
