@@ -19,10 +19,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
+from service.db import Database, utcnow
 from service.domain.chunked import StreamContext, decrypt_stream, encrypt_stream
 from service.domain.consent import CONSENTED, NEEDS_RECONSENT, ConsentState
 from service.domain.crypto import CryptoError, DataKey
@@ -37,8 +37,9 @@ from service.domain.errors import (
 from service.models import Interview, InterviewChunk, InterviewFile
 from service.services.audit import Trail
 from service.services.context import participant_context
+from service.services.erasure import rewrite_table_files
 from service.services.keyring import KeyringSource
-from service.services.vault import Vault
+from service.services.vault import XID_MODULUS, Vault
 
 AUDIO, TRANSCRIPT = "audio", "transcript"
 KINDS = (AUDIO, TRANSCRIPT)
@@ -332,10 +333,11 @@ def verify_transcript(session: Session, trail: Trail, interview_id: uuid.UUID) -
 
 def destroy_expired_audio(
     session: Session, trail: Trail, now: dt.datetime, retention_days: int
-) -> list[uuid.UUID]:
+) -> tuple[list[uuid.UUID], int | None]:
     """Destroy every recording whose transcript was verified ``retention_days`` or more
     ago: its chunks are deleted, its row keeps what existed with ``destroyed_at``; each is
-    logged. The interviews whose audio went. Commits."""
+    logged. The interviews whose audio went, and the deleting transaction's xid on
+    PostgreSQL (for the rewrite that follows). Commits."""
     cutoff = now - dt.timedelta(days=retention_days)
     transcripts = select(InterviewFile.interview_id).where(
         InterviewFile.kind == TRANSCRIPT, InterviewFile.verified_at <= cutoff
@@ -359,5 +361,35 @@ def destroy_expired_audio(
             filters={"interview": str(row.interview_id), "retention_days": retention_days},
             rows=row.chunk_count,
         )
+    xid = None
+    if due and session.get_bind().dialect.name == "postgresql":
+        xid = int(session.scalar(text("SELECT pg_current_xact_id()::text::bigint")) or 0)
+        xid %= XID_MODULUS
     session.commit()
-    return [row.interview_id for row, _study_id in due]
+    return [row.interview_id for row, _study_id in due], xid
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    destroyed: list[uuid.UUID]
+    rewrite_pending: str | None  # why the files may still hold destroyed chunks, or None
+
+
+def run_audio_retention(
+    db: Database,
+    trail: Trail,
+    retention_days: int,
+    wait_seconds: float,
+    *,
+    now: dt.datetime | None = None,
+    rewrite: bool = False,
+) -> RetentionReport:
+    """The retention job: destroy the recordings that are due, then rewrite the chunk
+    table's files so their bytes leave the disk (also when ``rewrite`` asks it to, to
+    finish a rewrite an earlier run could not)."""
+    with db.sessionmaker() as session:
+        destroyed, xid = destroy_expired_audio(session, trail, now or utcnow(), retention_days)
+    pending = None
+    if destroyed or rewrite:
+        pending = rewrite_table_files(db, [InterviewChunk.__tablename__], wait_seconds, xid)
+    return RetentionReport(destroyed, pending)
