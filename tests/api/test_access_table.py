@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from tests.conftest import valid_signature
+from tests.interviews import scheduled_interview
 
 STAFF = ("researcher", "analyst", "auditor", "admin")
 CALLERS = (None, "bad-token", *STAFF, "owner", "other")
@@ -108,6 +110,12 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/api/v1/exports/codebook?instrument=phq-9", None, {"analyst"}, 403),
     ("GET", "/api/v1/exports", None, {"analyst"}, 403),
     ("GET", "/api/v1/exports/{export_id}", None, {"analyst"}, 403),
+    ("GET", "/api/v1/exports/quotes", None, {"analyst"}, 403),
+    ("PUT", "/api/v1/interviews/{interview_id}/audio", "audio", {"researcher"}, 403),
+    ("GET", "/api/v1/interviews/{interview_id}/audio", None, {"researcher"}, 403),
+    ("PUT", "/api/v1/interviews/{interview_id}/transcript", "transcript", {"researcher"}, 403),
+    ("GET", "/api/v1/interviews/{interview_id}/transcript", None, {"researcher"}, 403),
+    ("POST", "/api/v1/interviews/{interview_id}/transcript/verify", None, {"researcher"}, 403),
     ("GET", "/api/v1/audit/consent-log", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/consent-log/verify", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/access-log", None, {"auditor"}, 403),
@@ -225,6 +233,26 @@ def witness_setup(
     return path.replace("{checkpoint_id}", checkpoint["id"]), cosign
 
 
+# Bodies that are not JSON: a recording, a transcript.
+RAW_BODIES = {
+    "audio": {"Content-Type": "audio/ogg"},
+    "transcript": {"Content-Type": "text/plain; charset=utf-8"},
+}
+
+
+def recorded_interview(client: FlaskClient, session: Session, world: World) -> str:
+    """An interview of the owner's with a recording and a transcript stored."""
+    interview = scheduled_interview(session, world.owner)
+    for kind, media in RAW_BODIES.items():
+        stored = client.put(
+            f"/api/v1/interviews/{interview}/{kind}",
+            data=b"stored",
+            headers={**world.researcher, **media},
+        )
+        assert stored.status_code == 201, stored.get_json()
+    return interview
+
+
 def headers_for(caller: str | None, world: World, make_token: Callable[..., str]) -> dict:
     if caller is None:
         return {}
@@ -244,6 +272,7 @@ def test_caller_against_endpoint(
     world: World,
     make_token: Callable[..., str],
     monkeypatch: pytest.MonkeyPatch,
+    session: Session,
     caller: str | None,
     method: str,
     path: str,
@@ -268,12 +297,18 @@ def test_caller_against_endpoint(
     # No such message: the caller is let in (or not) before the lookup's 404.
     path = path.replace("{message_id}", str(uuid.uuid4()))
     path, body = witness_setup(app, client, make_token, path, body)
+    if "{interview_id}" in path:
+        path = path.replace("{interview_id}", recorded_interview(client, session, world))
     path = path.format(owner=world.owner, alert_id=world.alert_id, draft_id=world.draft_id)
     if body == "signature":
         body = valid_signature(client)
-    response = client.open(
-        path, method=method, json=body, headers=headers_for(caller, world, make_token)
-    )
+    headers = headers_for(caller, world, make_token)
+    if body in RAW_BODIES:
+        response = client.open(
+            path, method=method, data=b"raw body", headers={**headers, **RAW_BODIES[body]}
+        )
+    else:
+        response = client.open(path, method=method, json=body, headers=headers)
     if caller in allowed and path.startswith(("/p/", "/staff/")):
         # A page lets the caller in and may then answer a form's faults (or a missing CSRF
         # token) on the page itself, or send them on with a redirect.
@@ -316,6 +351,7 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<uuid:witness_id>": "{witness_id}",
         "<uuid:checkpoint_id>": "{checkpoint_id}",
         "<uuid:message_id>": "{message_id}",
+        "<uuid:interview_id>": "{interview_id}",
         "<log>": "consent",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",
