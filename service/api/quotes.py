@@ -37,6 +37,12 @@ QUOTES_EXAMPLE = (
 )
 def export_quotes() -> Response:
     """Verified interview transcripts for quotes, streamed, with a manifest."""
+    return quotes_download()
+
+
+def quotes_download() -> Response:
+    """The quotes export as a streamed download (the console's quotes link answers with
+    this too): the manifest and access log at its start, completed when the stream ends."""
     session, principal, keys = get_session(), current_principal(), get_keys()
     export = quotes.begin_quotes_export(session, ledger_writer(session), principal)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
@@ -75,21 +75,27 @@ def snapshot_session(db: Database) -> Session:
     return db.read_sessionmaker()
 
 
-def _store(interview_id: uuid.UUID, kind: str, media_type: str, limit_setting: str) -> FileStatus:
-    session = get_session()
+def store(
+    interview_id: uuid.UUID,
+    kind: str,
+    media_type: str,
+    limit_setting: str,
+    body: Iterable[bytes] | None = None,
+) -> FileStatus:
+    """Store a body (the request's, streamed, unless given) as an interview's file."""
     return recordings.store_file(
-        session,
+        get_session(),
         get_keys(),
         trail_of(current_principal()),
         interview_id,
         kind,
         media_type,
-        body_pieces(),
+        body_pieces() if body is None else body,
         current_app.config[limit_setting],
     )
 
 
-def _download(interview_id: uuid.UUID, kind: str) -> Response:
+def download(interview_id: uuid.UUID, kind: str) -> Response:
     """Check the whole file in one snapshot, then stream it from that snapshot. A fault
     found then is a 409 with nothing sent; one that appears while sending (it cannot, short
     of a bug) breaks the connection short of Content-Length, never a clean end."""
@@ -132,7 +138,7 @@ def put_audio(interview_id: uuid.UUID) -> FileStatus:
     earlier upload. Over PSAM_AUDIO_MAX_BYTES: 413, nothing stored."""
     if request.mimetype.partition("/")[0] != "audio":
         raise ApiError(UNSUPPORTED_MEDIA_TYPE, "Send the recording with an audio/* Content-Type.")
-    return _store(interview_id, AUDIO, request.mimetype, "PSAM_AUDIO_MAX_BYTES")
+    return store(interview_id, AUDIO, request.mimetype, "PSAM_AUDIO_MAX_BYTES")
 
 
 @blp.route("/<uuid:interview_id>/audio", methods=["GET"])
@@ -140,7 +146,7 @@ def put_audio(interview_id: uuid.UUID) -> FileStatus:
 @blp.doc(**_download_doc("audio/*", "(the recording's bytes)"))
 def get_audio(interview_id: uuid.UUID) -> Response:
     """Stream an interview's recording back once every chunk has been checked; logged."""
-    return _download(interview_id, AUDIO)
+    return download(interview_id, AUDIO)
 
 
 @blp.route("/<uuid:interview_id>/transcript", methods=["PUT"])
@@ -154,7 +160,7 @@ def put_transcript(interview_id: uuid.UUID) -> FileStatus:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if request.mimetype != "text/plain" or charset not in ("utf-8", "utf8"):
         raise ApiError(UNSUPPORTED_MEDIA_TYPE, f"Send the transcript as '{TRANSCRIPT_MEDIA_TYPE}'.")
-    return _store(interview_id, TRANSCRIPT, TRANSCRIPT_MEDIA_TYPE, "PSAM_TRANSCRIPT_MAX_BYTES")
+    return store(interview_id, TRANSCRIPT, TRANSCRIPT_MEDIA_TYPE, "PSAM_TRANSCRIPT_MAX_BYTES")
 
 
 @blp.route("/<uuid:interview_id>/transcript", methods=["GET"])
@@ -162,7 +168,7 @@ def put_transcript(interview_id: uuid.UUID) -> FileStatus:
 @blp.doc(**_download_doc(TRANSCRIPT_MEDIA_TYPE, "Interviewer: How were the first weeks?"))
 def get_transcript(interview_id: uuid.UUID) -> Response:
     """Stream an interview's transcript back once it has been checked whole; logged."""
-    return _download(interview_id, TRANSCRIPT)
+    return download(interview_id, TRANSCRIPT)
 
 
 @blp.route("/<uuid:interview_id>/transcript/verify", methods=["POST"])

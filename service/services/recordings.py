@@ -234,11 +234,20 @@ def stored_file(session: Session, interview_id: uuid.UUID, kind: str) -> Intervi
     return row
 
 
-def files_of(session: Session, interview_id: uuid.UUID) -> dict[str, FileStatus]:
-    """What is stored of an interview's files, by kind."""
-    interview(session, interview_id)
+def files_of(session: Session, trail: Trail, interview_id: uuid.UUID) -> dict[str, FileStatus]:
+    """What is stored of an interview's files, by kind; the read is logged. Commits."""
+    found = interview(session, interview_id)
     rows = session.scalars(select(InterviewFile).where(InterviewFile.interview_id == interview_id))
-    return {row.kind: status_of(row) for row in rows}
+    files = {row.kind: status_of(row) for row in rows}
+    trail.record(
+        session,
+        "interview.files.read",
+        study_id=found.study_id,
+        filters={"interview": str(interview_id)},
+        rows=len(files),
+    )
+    session.commit()
+    return files
 
 
 def chunk_records(reading: Session, file_id: uuid.UUID) -> Iterator[bytes]:

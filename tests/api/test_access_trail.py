@@ -252,6 +252,36 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
         None,
         ("export.responses.start", "export.responses"),
     ),
+    ("GET", "/staff/exports/quotes"): (
+        "analyst",
+        "",
+        None,
+        ("export.quotes.start", "export.quotes"),
+    ),
+    ("GET", "/staff/interviews/<uuid:interview_id>/files"): (
+        "researcher",
+        "",
+        None,
+        ("interview.files.read",),
+    ),
+    ("GET", "/staff/interviews/<uuid:interview_id>/files/<kind>"): (
+        "researcher",
+        "",
+        None,
+        ("interview.audio.read",),
+    ),
+    ("POST", "/staff/interviews/<uuid:interview_id>/files/transcript"): (
+        "researcher",
+        "",
+        Form({"transcript": "Interviewer: and then?"}),
+        ("interview.transcript.upload",),
+    ),
+    ("POST", "/staff/interviews/<uuid:interview_id>/files/transcript/verify"): (
+        "researcher",
+        "",
+        None,
+        ("interview.transcript.verify",),
+    ),
     ("GET", "/staff/exports/codebook"): (
         "analyst",
         "?instrument=phq-9",
@@ -369,7 +399,7 @@ def fill_path(rule: str, client: FlaskClient, staff: Staff, session: Session) ->
         )
         done.get_data()
         rule = rule.replace("<uuid:export_id>", done.headers["X-Export-Id"])
-    rule = rule.replace("<log>", "consent")
+    rule = rule.replace("<log>", "consent").replace("<kind>", "audio")
     if "<resource_id>" in rule:
         consented_with_alert(client, staff)  # a consent-log event to read
         rule = rule.replace("<resource_id>", "consent-log-1")
