@@ -115,6 +115,7 @@ def download(interview_id: uuid.UUID, kind: str) -> Response:
             log.error("interview %s %s failed mid-stream: %s", interview_id, kind, name)
             raise
         finally:
+            download.plaintext.close()
             reading.close()
 
     status = download.status

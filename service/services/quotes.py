@@ -100,7 +100,8 @@ def quotes_lines(reading: Session, keys: KeyringSource, export: QuotesExport) ->
         if study_id not in agreeing:
             continue
         try:
-            text = b"".join(plaintext_of(reading, vault.data_key(study_id), row))
+            with plaintext_of(reading, vault.data_key(study_id), row) as chunks:
+                text = b"".join(chunks)
         except CryptoError as error:
             export.skipped_count += 1
             if len(export.skipped) < SKIPPED_NAMED:

@@ -15,7 +15,8 @@ import codecs
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
@@ -250,7 +251,7 @@ def files_of(session: Session, trail: Trail, interview_id: uuid.UUID) -> dict[st
     return files
 
 
-def chunk_records(reading: Session, file_id: uuid.UUID) -> Iterator[bytes]:
+def chunk_records(reading: Session, file_id: uuid.UUID) -> Generator[bytes]:
     """A file's sealed chunks in index order, a batch at a time (a server-side cursor on
     PostgreSQL), so a large file is never read whole."""
     rows = reading.connection().execute(
@@ -266,9 +267,15 @@ def chunk_records(reading: Session, file_id: uuid.UUID) -> Iterator[bytes]:
         rows.close()
 
 
-def plaintext_of(reading: Session, dek: DataKey, row: InterviewFile) -> Iterator[bytes]:
-    """A file's plaintext, chunk by chunk, as it authenticates."""
-    return decrypt_stream(dek, chunk_records(reading, row.id), stream_context(row))
+@contextmanager
+def plaintext_of(reading: Session, dek: DataKey, row: InterviewFile) -> Iterator[Iterator[bytes]]:
+    """A file's plaintext, chunk by chunk, as it authenticates; its cursor is closed when
+    the block ends, however it ends (a failed chunk, a client gone)."""
+    records = chunk_records(reading, row.id)
+    try:
+        yield decrypt_stream(dek, records, stream_context(row))
+    finally:
+        records.close()
 
 
 def _verify(reading: Session, dek: DataKey, row: InterviewFile) -> None:
@@ -276,9 +283,10 @@ def _verify(reading: Session, dek: DataKey, row: InterviewFile) -> None:
     authenticates and is the size and hash recorded at upload."""
     digest, total = hashlib.sha256(), 0
     try:
-        for chunk in plaintext_of(reading, dek, row):
-            digest.update(chunk)
-            total += len(chunk)
+        with plaintext_of(reading, dek, row) as chunks:
+            for chunk in chunks:
+                digest.update(chunk)
+                total += len(chunk)
     except CryptoError as error:
         raise IntegrityCheckError(
             f"The {row.kind} of interview {row.interview_id} failed its integrity check "
@@ -294,7 +302,7 @@ def _verify(reading: Session, dek: DataKey, row: InterviewFile) -> None:
 @dataclass(frozen=True)
 class Download:
     status: FileStatus
-    plaintext: Iterator[bytes]
+    plaintext: Generator[bytes]
 
 
 def record_download(session: Session, trail: Trail, interview_id: uuid.UUID, kind: str) -> None:
@@ -319,7 +327,12 @@ def checked_download(
     row = stored_file(reading, interview_id, kind)
     dek = Vault(reading, keys).data_key(interview(reading, interview_id).study_id)
     _verify(reading, dek, row)
-    return Download(status_of(row), plaintext_of(reading, dek, row))
+    return Download(status_of(row), _sent(reading, dek, row))
+
+
+def _sent(reading: Session, dek: DataKey, row: InterviewFile) -> Generator[bytes]:
+    with plaintext_of(reading, dek, row) as chunks:
+        yield from chunks
 
 
 def verify_transcript(session: Session, trail: Trail, interview_id: uuid.UUID) -> FileStatus:
