@@ -348,6 +348,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "alert_id": UUID_2,
     "checkpoint_id": UUID_2,
     "export_id": UUID_1,
+    "interview_id": UUID_1,
     "response_id": UUID_1,
     "token_id": UUID_2,
     "witness_id": UUID_2,

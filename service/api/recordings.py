@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 
@@ -25,6 +26,8 @@ from service.services.recordings import AUDIO, TRANSCRIPT, FileStatus
 log = logging.getLogger(__name__)
 PIECE_BYTES = 64 * 1024
 TRANSCRIPT_MEDIA_TYPE = "text/plain; charset=utf-8"
+# audio/<subtype> as RFC 6838 allows it, short enough for interview_files.media_type.
+AUDIO_MEDIA_TYPE = re.compile(r"audio/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,93}")
 
 blp = Blueprint(
     "recordings",
@@ -137,7 +140,7 @@ def put_audio(interview_id: uuid.UUID) -> FileStatus:
     """Store an interview's recording (any audio/* type), streamed and sealed chunk by chunk;
     only while the participant's consent in force includes audio recording. Replaces an
     earlier upload. Over PSAM_AUDIO_MAX_BYTES: 413, nothing stored."""
-    if request.mimetype.partition("/")[0] != "audio":
+    if not AUDIO_MEDIA_TYPE.fullmatch(request.mimetype):
         raise ApiError(UNSUPPORTED_MEDIA_TYPE, "Send the recording with an audio/* Content-Type.")
     return store(interview_id, AUDIO, request.mimetype, "PSAM_AUDIO_MAX_BYTES")
 

@@ -175,6 +175,12 @@ def test_a_recording_must_be_sent_as_audio(
         f"/api/v1/interviews/{interview}/audio", json={"not": "audio"}, headers=researcher
     )
     assert refused.status_code == 415
+    too_long = client.put(
+        f"/api/v1/interviews/{interview}/audio",
+        data=b"x",
+        headers={**researcher, "Content-Type": "audio/" + "x" * 200},
+    )
+    assert too_long.status_code == 415
     assert stored_files(session, interview) == 0
 
 
