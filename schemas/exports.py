@@ -61,7 +61,8 @@ class VersionHashSchema(Schema):
 
 
 class SkippedRowSchema(Schema):
-    response_id = fields.String(required=True)
+    response_id = fields.String(metadata={"description": "A response export's row"})
+    interview_id = fields.String(metadata={"description": "A quotes export's transcript"})
     reason = fields.String(required=True)
 
 

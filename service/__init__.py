@@ -18,10 +18,12 @@ from service.api.cors import init_cors
 from service.api.idempotency import replay_after_erasure
 from service.api.reading import (
     BoundedBody,
+    check_streamed_body,
     declared_query_parameters,
     query_check,
     read_json_body,
     refuse_oversized_body,
+    streamed_limit,
     use_strict_json,
 )
 from service.config import ConfigError, load_config, parse_origins
@@ -79,7 +81,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     use_strict_json(app)
 
     max_body = app.config["MAX_CONTENT_LENGTH"]
-    app.wsgi_app = BoundedBody(SkipAbandoned(app.wsgi_app, max_body), max_body)  # type: ignore[method-assign]
+    app.wsgi_app = BoundedBody(  # type: ignore[method-assign]
+        SkipAbandoned(app.wsgi_app, max_body),
+        max_body,
+        lambda environ: streamed_limit(app, environ) is not None,
+    )
     app.before_request(assign_request_id)
     init_cors(app, cors_origins)  # a preflight is answered before any other check
     app.before_request(_check_body)
@@ -101,8 +107,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _check_body() -> None:
     """Refuse oversized and non-JSON bodies before anything reads them."""
-    if request.method not in _BODY_METHODS:
-        return
+    if request.method not in _BODY_METHODS or check_streamed_body():
+        return  # a streamed body (a recording) is read, and limited, by its view
     refuse_oversized_body()
     has_body = bool(request.content_length) or "chunked" in request.headers.get(
         "Transfer-Encoding", ""

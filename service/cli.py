@@ -48,7 +48,7 @@ from service.services.keys import (
     rewrap_data_keys,
 )
 from service.services.tokens import Principal
-from service.worker import notifications_cli, worker_command
+from service.worker import notifications_cli, recordings_cli, worker_command
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 instruments_cli = AppGroup("instruments", help="The instrument catalogue.")
@@ -509,6 +509,7 @@ def register_commands(app: Flask) -> None:
         export_cli,
         erasure_cli,
         notifications_cli,
+        recordings_cli,
     )
     for group in groups:
         for cmd in group.commands.values():

@@ -31,6 +31,9 @@ from service.domain.notifications import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+# An interview recording: about 2 hours of speech at 128 kbit/s is 115 MB.
+DEFAULT_AUDIO_MAX_BYTES = 1024 * 1024 * 1024
+DEFAULT_TRANSCRIPT_MAX_BYTES = 10 * 1024 * 1024
 # A metrics token shorter than this could be guessed by a scraper on the same network.
 MIN_METRICS_TOKEN_CHARS = 32
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -236,6 +239,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # How many proxies in front set X-Forwarded-For (0: use the socket's address).
         "PSAM_PROXY_HOPS": _int(env, "PSAM_PROXY_HOPS", 0),
         "MAX_CONTENT_LENGTH": _int(env, "PSAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024),
+        # Interview recordings and transcripts are streamed, each route with its own limit
+        # (the limit above does not apply to them); docs/recordings.md.
+        "PSAM_AUDIO_MAX_BYTES": _int(env, "PSAM_AUDIO_MAX_BYTES", DEFAULT_AUDIO_MAX_BYTES, 1),
+        "PSAM_TRANSCRIPT_MAX_BYTES": _int(
+            env, "PSAM_TRANSCRIPT_MAX_BYTES", DEFAULT_TRANSCRIPT_MAX_BYTES, 1
+        ),
+        # Days after its transcript is verified that a recording is destroyed by the worker.
+        "PSAM_AUDIO_RETENTION_DAYS": _int(env, "PSAM_AUDIO_RETENTION_DAYS", 30, 0),
         "PSAM_LOG_LEVEL": _choice(env, "PSAM_LOG_LEVEL", "INFO", _LOG_LEVELS),
         # Browser origins allowed to call the API (CORS), e.g. "https://app.example.org";
         # empty: only pages of the service's own origin.

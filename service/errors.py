@@ -19,14 +19,17 @@ from werkzeug.exceptions import HTTPException
 
 from schemas.paths import flatten_messages
 from service.domain.errors import (
+    ClauseNotInForceError,
     ConflictError,
     ConsentRequiredError,
     ContactNotPermittedError,
     DomainError,
+    IntegrityCheckError,
     InvalidInputError,
     NotFoundError,
     RateLimitedError,
     ReconsentRequiredError,
+    TooLargeError,
     WithdrawnError,
 )
 
@@ -86,6 +89,13 @@ CONTACT_NOT_PERMITTED = ProblemType(
     "Interview contact not agreed (consent clause c_contact_interview)",
     "The participant's consent in force does not include being contacted about an interview.",
 )
+CONSENT_CLAUSE_REQUIRED = ProblemType(
+    "consent-clause-required",
+    403,
+    "Consent clause not in force",
+    "The participant's consent in force does not include the clause this step needs "
+    "(e.g. audio recording, anonymised quotes); 'errors' names the clause.",
+)
 NOT_FOUND = ProblemType("not-found", 404, "Not found", "Nothing exists at this address.")
 METHOD_NOT_ALLOWED = ProblemType(
     "method-not-allowed", 405, "Method not allowed", "The address exists; the method does not."
@@ -124,6 +134,13 @@ UNKNOWN_PARAMETER = ProblemType(
 CONFLICT = ProblemType(
     "conflict", 409, "Conflict", "The request clashes with what is already stored."
 )
+INTEGRITY_CHECK_FAILED = ProblemType(
+    "integrity-check-failed",
+    409,
+    "Integrity check failed",
+    "A stored recording or transcript does not authenticate (a chunk altered, missing, "
+    "reordered or from another file); nothing of it was sent.",
+)
 TOO_MANY_REQUESTS = ProblemType(
     "too-many-requests",
     429,
@@ -157,9 +174,11 @@ CATALOGUE: dict[str, ProblemType] = {
         CONSENT_REQUIRED,
         RECONSENT_REQUIRED,
         CONTACT_NOT_PERMITTED,
+        CONSENT_CLAUSE_REQUIRED,
         NOT_FOUND,
         METHOD_NOT_ALLOWED,
         CONFLICT,
+        INTEGRITY_CHECK_FAILED,
         PAYLOAD_TOO_LARGE,
         UNSUPPORTED_MEDIA_TYPE,
         VALIDATION_FAILED,
@@ -269,6 +288,9 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], ProblemType] = {
     ConsentRequiredError: CONSENT_REQUIRED,
     ReconsentRequiredError: RECONSENT_REQUIRED,
     ContactNotPermittedError: CONTACT_NOT_PERMITTED,
+    ClauseNotInForceError: CONSENT_CLAUSE_REQUIRED,
+    IntegrityCheckError: INTEGRITY_CHECK_FAILED,
+    TooLargeError: PAYLOAD_TOO_LARGE,
     RateLimitedError: TOO_MANY_REQUESTS,
 }
 
@@ -278,7 +300,7 @@ def _from_domain_error(exc: DomainError) -> ApiError:
     problem = next(
         (p for kind, p in _DOMAIN_PROBLEMS.items() if isinstance(exc, kind)), VALIDATION_FAILED
     )
-    errors = exc.errors if isinstance(exc, InvalidInputError) else None
+    errors = exc.errors if isinstance(exc, InvalidInputError | ClauseNotInForceError) else None
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
     return ApiError(problem, str(exc), errors=errors, headers=headers)
 

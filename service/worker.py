@@ -36,8 +36,10 @@ from service.domain.ledger import LOGS
 from service.resources import get_keys, trail_of
 from service.services import ledger
 from service.services import notifications as outbox
+from service.services.audit import Trail
 from service.services.erasure import purge_erasures
 from service.services.keyring import KeyringSource
+from service.services.recordings import run_audio_retention
 from service.services.tokens import Principal
 
 log = logging.getLogger("service.worker")
@@ -62,6 +64,8 @@ class Policy:
     max_attempts: int
     retry_seconds: float
     checkpoint_interval: int
+    audio_retention_days: int = 30
+    checkpoint_every: int = 100
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
@@ -70,6 +74,8 @@ class Policy:
             config["PSAM_NOTIFY_MAX_ATTEMPTS"],
             config["PSAM_NOTIFY_RETRY_SECONDS"],
             config["PSAM_CHECKPOINT_INTERVAL"],
+            config["PSAM_AUDIO_RETENTION_DAYS"],
+            config["PSAM_CHECKPOINT_EVERY"],
         )
 
 
@@ -156,7 +162,8 @@ class Worker:
         report.sent += 1
 
     def periodic(self, force: bool) -> list[str]:
-        """The jobs that were cron's: erasure purges and checkpoints that are due."""
+        """The jobs that were cron's: erasure purges, recordings past their retention, and
+        checkpoints that are due."""
         if not force and time.monotonic() - self.periodic_at < PERIODIC_SECONDS:
             return []
         self.periodic_at = time.monotonic()
@@ -164,6 +171,15 @@ class Worker:
         purged = purge_erasures(self.db, wait_seconds=5)
         done.append(f"erasure purge: {len(purged.purged)} purged, {len(purged.waiting)} pending")
         keyring = self.keys.current()
+        retention = run_audio_retention(
+            self.db,
+            Trail(Principal.operator("worker"), keyring, self.policy.checkpoint_every),
+            self.policy.audio_retention_days,
+            wait_seconds=5,
+        )
+        done.append(f"audio retention: {len(retention.destroyed)} destroyed")
+        if retention.rewrite_pending:
+            log.warning("audio retention: files not yet rewritten (%s)", retention.rewrite_pending)
         for name in LOGS:
             with self.db.sessionmaker() as session:
                 signed = ledger.checkpoint_if_due(
@@ -279,6 +295,29 @@ def worker_command(
 
 
 notifications_cli = AppGroup("notifications", help="The outbox: messages and their delivery.")
+recordings_cli = AppGroup("recordings", help="Interview recordings: retention.")
+
+
+@recordings_cli.command("destroy-expired")
+@click.option(
+    "--rewrite",
+    is_flag=True,
+    help="Rewrite the chunk table's files even if nothing is destroyed now (to finish a "
+    "rewrite an earlier run could not complete).",
+)
+def recordings_destroy_expired(rewrite: bool) -> None:
+    """Destroy the recordings whose transcript was verified PSAM_AUDIO_RETENTION_DAYS ago or
+    more (the worker runs this each minute); each is logged."""
+    report = run_audio_retention(
+        get_db(),
+        trail_of(Principal.operator("recordings destroy-expired")),
+        current_app.config["PSAM_AUDIO_RETENTION_DAYS"],
+        current_app.config["PSAM_PURGE_WAIT_SECONDS"],
+        rewrite=rewrite,
+    )
+    click.echo(f"{len(report.destroyed)} recordings destroyed")
+    if report.rewrite_pending:
+        click.echo(f"files not yet rewritten: {report.rewrite_pending}; run with --rewrite")
 
 
 @notifications_cli.command("list")

@@ -24,6 +24,8 @@ from service.api import (
     me,
     participants,
     problems,
+    quotes,
+    recordings,
     tokens,
 )
 from service.api.document import FHIR_ERROR_PREFIX, SECURITY_SCHEMES, ContractPlugin
@@ -135,6 +137,8 @@ def init_api(app: Flask) -> PsamApi:
         me,
         alerts,
         exports,
+        quotes,
+        recordings,
         audit,
         tokens,
         problems,

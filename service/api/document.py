@@ -62,6 +62,12 @@ OPERATION_IDS: Mapping[str, str] = dict(
         ("exports.get_codebook", "getCodebook"),
         ("exports.list_exports", "listExports"),
         ("exports.get_export", "getExport"),
+        ("quotes.export_quotes", "exportQuotes"),
+        ("recordings.put_audio", "uploadInterviewAudio"),
+        ("recordings.get_audio", "downloadInterviewAudio"),
+        ("recordings.put_transcript", "uploadInterviewTranscript"),
+        ("recordings.get_transcript", "downloadInterviewTranscript"),
+        ("recordings.verify_transcript", "verifyInterviewTranscript"),
         ("audit.consent_log", "listConsentLog"),
         ("audit.verify_consent_log", "verifyConsentLog"),
         ("audit.access_log", "listAccessLog"),
@@ -108,6 +114,12 @@ CONFLICTS = frozenset(
         "interviews.cancel_slot",
         "interviews.accept",
         "interviews.decline",
+        # a cancelled or declined interview, a recording destroyed on schedule; a stored file
+        # that fails its integrity check
+        "recordings.put_audio",
+        "recordings.put_transcript",
+        "recordings.get_audio",
+        "recordings.get_transcript",
     }
 )
 # The FHIR face answers errors as OperationOutcome (application/fhir+json), documented as

@@ -172,6 +172,15 @@ EXAMPLES: dict[str, Any] = {
     "TokenCreate": {"label": "Analyst, R. Patel", "roles": ["analyst"], "expires_days": 90},
     # Response bodies
     "Health": {"status": "ok"},
+    "InterviewFile": {
+        "kind": "audio",
+        "media_type": "audio/ogg",
+        "bytes": 52428800,
+        "sha256": HASH,
+        "uploaded_at": WHEN,
+        "verified_at": None,
+        "destroyed_at": None,
+    },
     "Readiness": {
         "status": "ready",
         "checks": {"database": "ok", "migrations": "ok", "keyring": "ok", "catalogue": "ok"},
@@ -383,6 +392,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "alert_id": UUID_2,
     "checkpoint_id": UUID_2,
     "export_id": UUID_1,
+    "interview_id": UUID_1,
     "response_id": UUID_1,
     "token_id": UUID_2,
     "witness_id": UUID_2,

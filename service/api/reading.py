@@ -14,11 +14,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import is_json_request
+from werkzeug.exceptions import HTTPException
 
 from service.domain import strict_json
 from service.errors import (
@@ -30,6 +31,8 @@ from service.errors import (
 )
 
 OVER_LIMIT = "psam.body_over_limit"
+STREAMED_ATTR = "psam_streamed_body"
+F = TypeVar("F", bound=Callable[..., Any])
 _NUL_REASON = "NUL characters (\\u0000) are not accepted"
 
 
@@ -81,22 +84,63 @@ def read_json_body() -> None:
         request.get_json()
 
 
+def streamed_body(setting: str) -> Callable[[F], F]:
+    """This view reads its body itself, as a stream, up to the limit in config ``setting``:
+    the app's body limit, JSON check and whole-body read do not apply to it (a recording is
+    hundreds of MB and must never sit in memory)."""
+
+    def decorate(func: F) -> F:
+        setattr(func, STREAMED_ATTR, setting)
+        return func
+
+    return decorate
+
+
+def streamed_limit(app: Flask, environ: Mapping[str, Any]) -> int | None:
+    """The limit of the streamed-body route ``environ`` asks for, or None for any other."""
+    try:
+        endpoint, _args = app.url_map.bind_to_environ(dict(environ)).match()
+    except HTTPException:
+        return None
+    setting = getattr(app.view_functions.get(str(endpoint)), STREAMED_ATTR, None)
+    return None if setting is None else int(app.config[setting])
+
+
+def check_streamed_body() -> bool:
+    """For a streamed-body route: refuse a stated length over its limit now, and let the
+    stream be read up to just past it (so the view sees, and refuses, one byte too many).
+    Whether the route streams its body."""
+    limit = streamed_limit(current_app, request.environ)
+    if limit is None:
+        return False
+    if (request.content_length or 0) > limit:
+        raise ApiError(PAYLOAD_TOO_LARGE, f"The request body is over {limit} bytes.")
+    request.max_content_length = limit + 1
+    return True
+
+
 class BoundedBody:
     """Read a chunked body up to the limit, so that one over the limit is a 413 however it
     is sent; what is read is handed on with its length (so SkipAbandoned sees it too).
 
     werkzeug would stop reading at the limit and hand on a truncated body, which then
-    reads as malformed JSON (a 400).
+    reads as malformed JSON (a 400). A route that streams its body (``streamed_body``) is
+    left alone: it counts what it reads against its own limit.
     """
 
-    def __init__(self, app: Callable[..., Any], max_body: int | None):
-        self.app, self.max_body = app, max_body
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        max_body: int | None,
+        streams: Callable[[Mapping[str, Any]], bool] = lambda _environ: False,
+    ):
+        self.app, self.max_body, self.streams = app, max_body, streams
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         # With Transfer-Encoding, any Content-Length is to be ignored (RFC 9112, 6.3); a
         # request without either has no body.
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if self.max_body is not None and chunked:
+        if self.max_body is not None and chunked and not self.streams(environ):
             body = environ["wsgi.input"].read(self.max_body + 1)
             if len(body) > self.max_body:
                 environ[OVER_LIMIT] = True
@@ -118,7 +162,6 @@ def refuse_oversized_body() -> None:
 
 _RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 PAGE_QUERY_ATTR = "psam_page_query"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def page_query(*names: str) -> Callable[[F], F]:

@@ -45,3 +45,20 @@ class RateLimitedError(DomainError):
 
 class ContactNotPermittedError(DomainError):
     """The participant's consent in force does not allow contacting them."""
+
+
+class ClauseNotInForceError(DomainError):
+    """The consent in force does not include the clause a step needs; ``errors`` names it."""
+
+    def __init__(self, clause: str, detail: str):
+        self.clause = clause
+        self.errors = {f"consent.{clause}": [detail]}
+        super().__init__(detail)
+
+
+class TooLargeError(DomainError):
+    """A streamed body went over its route's own limit."""
+
+
+class IntegrityCheckError(DomainError):
+    """A stored file failed its integrity check: a chunk is altered, missing or misplaced."""

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from service.db import Base, Database, utcnow
 from service.models import DataKeyRecord, Participant
-from service.services.vault import ERASED_IN_THE_CLEAR, encrypted_tables
+from service.services.vault import ERASED_IN_THE_CLEAR, INTERVIEW_TABLES, encrypted_tables
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def rewritten_tables() -> list[str]:
         DataKeyRecord.__tablename__,
         *(name for name in encrypted_tables() if name != DataKeyRecord.__tablename__),
         *(model.__tablename__ for model in ERASED_IN_THE_CLEAR),
+        *(model.__tablename__ for model in INTERVIEW_TABLES),
         Participant.__tablename__,
     ]
 
@@ -119,7 +120,13 @@ def _purge_postgresql(
     with db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         # Decided before the rewrite starts: the rewrite keeps what these snapshots can see.
-        reached = [study_id for study_id, xid in pending if not _older_snapshot_open(conn, xid)]
+        # They are waited for (within the wait): a short transaction elsewhere ends soon.
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            reached = [sid for sid, xid in pending if not _older_snapshot_open(conn, xid)]
+            if len(reached) == len(pending) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         if not reached:
             return [], "a transaction older than the erasure is still open (a backup?)"
         conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(wait_seconds * 1000))}")
@@ -133,6 +140,36 @@ def _purge_postgresql(
         finally:
             conn.exec_driver_sql("RESET lock_timeout")
     return reached, None if len(reached) == len(pending) else "an older transaction is open"
+
+
+def rewrite_table_files(
+    db: Database, names: list[str], wait_seconds: float, deleted_by: int | None = None
+) -> str | None:
+    """Make rows deleted from these tables leave the database files (as a purge does, for
+    rows that are not an erased participant's, e.g. a recording destroyed on schedule).
+    ``deleted_by`` is the deleting transaction's xid (PostgreSQL): the rewrite waits, up to
+    ``wait_seconds``, for snapshots older than it to end, since it would keep what they see.
+    None when done; otherwise why not, for the next run to retry."""
+    if db.engine.dialect.name != "postgresql":
+        _reached, reason = _purge_sqlite(db, [], wait_seconds)
+        return reason
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + wait_seconds
+        while _older_snapshot_open(conn, deleted_by):
+            if time.monotonic() >= deadline:
+                return "a transaction older than the deletion is still open (a backup?)"
+            time.sleep(0.1)
+        conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(wait_seconds * 1000))}")
+        try:
+            for name in names:
+                conn.exec_driver_sql(f'VACUUM FULL "{Base.metadata.tables[name].name}"')
+        except OperationalError as exc:
+            log.warning("table rewrite did not get its lock: %s", exc.orig)
+            return "a table lock did not come within the wait; the rewrite is to be rerun"
+        finally:
+            conn.exec_driver_sql("RESET lock_timeout")
+    return None
 
 
 def _older_snapshot_open(conn: Connection, erasure_xid: int | None) -> bool:
@@ -151,6 +188,10 @@ _OLDER_HORIZONS = text(
     SELECT count(*) FROM (
         SELECT backend_xmin AS xmin FROM pg_stat_activity
         WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
+        -- A writer between statements shows its xid and no xmin; any snapshot taken while
+        -- it runs (the rewrite's own among them) keeps what it cannot yet see as dead.
+        UNION ALL SELECT backend_xid FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND backend_xid IS NOT NULL
         UNION ALL SELECT xmin FROM pg_replication_slots WHERE xmin IS NOT NULL
         UNION ALL SELECT backend_xmin FROM pg_stat_replication WHERE backend_xmin IS NOT NULL
         UNION ALL SELECT transaction FROM pg_prepared_xacts

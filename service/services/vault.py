@@ -24,6 +24,9 @@ from service.domain.errors import NotFoundError
 from service.models import (
     DataKeyRecord,
     IdentityValue,
+    Interview,
+    InterviewChunk,
+    InterviewFile,
     KekPrimary,
     Notification,
     Participant,
@@ -35,6 +38,9 @@ IDENTITY_KINDS = ("name", "email", "phone", "signature")
 # Tables without ciphertext whose rows about a participant go at erasure all the same: which
 # messages went to them (a safety alert's among them) is a fact about them.
 ERASED_IN_THE_CLEAR = (Notification, ReminderChoice)
+# A participant's interviews, their recordings and transcripts: the chunks are ciphertext
+# under the data key, and that there was an interview (when, with whom) is a fact about them.
+INTERVIEW_TABLES = (InterviewChunk, InterviewFile, Interview)
 XID_MODULUS = 2**32
 
 
@@ -187,6 +193,7 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     for model in ERASED_IN_THE_CLEAR:  # docs/notifications.md
         result = session.execute(delete(model).where(model.study_id == study_id))
         counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
+    counts.update(_erase_interviews(session, study_id))
     for name in encrypted_tables():
         table = Base.metadata.tables[name]
         result = session.execute(delete(table).where(table.c.study_id == study_id))
@@ -200,6 +207,23 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
     mark_erasure_pending(session, participant)
     session.flush()
     return ShredReport(study_id, counts)
+
+
+def _erase_interviews(session: Session, study_id: str) -> dict[str, int]:
+    """Delete a participant's interviews with their files and chunks; the slot an interview
+    held is free again, since the slot is only referred to by the interview's row."""
+    theirs = select(Interview.id).where(Interview.study_id == study_id)
+    files = select(InterviewFile.id).where(InterviewFile.interview_id.in_(theirs))
+    statements = (
+        delete(InterviewChunk).where(InterviewChunk.file_id.in_(files)),
+        delete(InterviewFile).where(InterviewFile.interview_id.in_(theirs)),
+        delete(Interview).where(Interview.study_id == study_id),
+    )
+    counts = {}
+    for model, statement in zip(INTERVIEW_TABLES, statements, strict=True):
+        result = session.execute(statement.execution_options(synchronize_session=False))
+        counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
+    return counts
 
 
 def mark_erasure_pending(session: Session, person: Participant) -> None:

@@ -24,6 +24,7 @@ from service.web import reminders as _reminder_pages  # noqa: F401 (adds its rou
 from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_exports as _export_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_interviews as _staff_interview_pages  # noqa: F401 (adds routes)
+from service.web import staff_recordings as _recording_pages  # noqa: F401 (adds its routes)
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
 from service.web.letters import load_letter

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from service.services.tokens import create_staff_token
 from tests.conftest import valid_signature
+from tests.interviews import scheduled_interview
 
 STAFF = ("researcher", "analyst", "auditor", "admin")
 CALLERS = (None, "bad-token", *STAFF, "owner", "other")
@@ -110,6 +111,12 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/api/v1/exports/codebook?instrument=phq-9", None, {"analyst"}, 403),
     ("GET", "/api/v1/exports", None, {"analyst"}, 403),
     ("GET", "/api/v1/exports/{export_id}", None, {"analyst"}, 403),
+    ("GET", "/api/v1/exports/quotes", None, {"analyst"}, 403),
+    ("PUT", "/api/v1/interviews/{interview_id}/audio", "audio", {"researcher"}, 403),
+    ("GET", "/api/v1/interviews/{interview_id}/audio", None, {"researcher"}, 403),
+    ("PUT", "/api/v1/interviews/{interview_id}/transcript", "transcript", {"researcher"}, 403),
+    ("GET", "/api/v1/interviews/{interview_id}/transcript", None, {"researcher"}, 403),
+    ("POST", "/api/v1/interviews/{interview_id}/transcript/verify", None, {"researcher"}, 403),
     ("GET", "/api/v1/audit/consent-log", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/consent-log/verify", None, {"auditor"}, 403),
     ("GET", "/api/v1/audit/access-log", None, {"auditor"}, 403),
@@ -179,6 +186,11 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/staff/exports", None, {"analyst"}, 0),
     ("GET", "/staff/exports/download", None, {"analyst"}, 0),
     ("GET", "/staff/exports/codebook?instrument=phq-9", None, {"analyst"}, 0),
+    ("GET", "/staff/exports/quotes", None, {"analyst"}, 0),
+    ("GET", "/staff/interviews/{interview_id}/files", None, {"researcher"}, 0),
+    ("GET", "/staff/interviews/{interview_id}/files/audio", None, {"researcher"}, 0),
+    ("POST", "/staff/interviews/{interview_id}/files/transcript", None, {"researcher"}, 0),
+    ("POST", "/staff/interviews/{interview_id}/files/transcript/verify", None, {"researcher"}, 0),
     ("GET", "/staff/exports/{export_id}", None, {"analyst"}, 0),
     ("GET", "/staff/audit", None, {"auditor"}, 0),
     ("GET", "/staff/audit/consent", None, {"auditor"}, 0),
@@ -316,6 +328,29 @@ def _new_slot(client: FlaskClient, researcher: dict[str, str], interviewer_id: s
     return str(made.get_json()["id"])
 
 
+# Routes about an interview's files: their interview is made with its files.
+RECORDING_ENDS = ("/audio", "/transcript", "/transcript/verify")
+
+# Bodies that are not JSON: a recording, a transcript.
+RAW_BODIES = {
+    "audio": {"Content-Type": "audio/ogg"},
+    "transcript": {"Content-Type": "text/plain; charset=utf-8"},
+}
+
+
+def recorded_interview(client: FlaskClient, session: Session, world: World) -> str:
+    """An interview of the owner's with a recording and a transcript stored."""
+    interview = scheduled_interview(session, world.owner)
+    for kind, media in RAW_BODIES.items():
+        stored = client.put(
+            f"/api/v1/interviews/{interview}/{kind}",
+            data=b"stored",
+            headers={**world.researcher, **media},
+        )
+        assert stored.status_code == 201, stored.get_json()
+    return interview
+
+
 def headers_for(caller: str | None, world: World, make_token: Callable[..., str]) -> dict:
     if caller is None:
         return {}
@@ -360,6 +395,8 @@ def test_caller_against_endpoint(
     # No such message: the caller is let in (or not) before the lookup's 404.
     path = path.replace("{message_id}", str(uuid.uuid4()))
     path, body = witness_setup(app, client, make_token, path, body)
+    if "{interview_id}" in path and (path.endswith(RECORDING_ENDS) or "/files" in path):
+        path = path.replace("{interview_id}", recorded_interview(client, session, world))
     interviewer = str(create_staff_token(session, ["researcher"], "interviewer")[0].id)
     path, body = interview_setup(client, world.researcher, interviewer, world.owner, path, body)
     path = path.format(owner=world.owner, alert_id=world.alert_id, draft_id=world.draft_id)
@@ -368,6 +405,10 @@ def test_caller_against_endpoint(
     headers = headers_for(caller, world, make_token)
     if isinstance(body, InterviewForm):
         response = client.open(path, method=method, data=body.fields, headers=headers)
+    elif isinstance(body, str) and body in RAW_BODIES:
+        response = client.open(
+            path, method=method, data=b"raw body", headers={**headers, **RAW_BODIES[body]}
+        )
     else:
         response = client.open(path, method=method, json=body, headers=headers)
     if caller in allowed and path.startswith(("/p/", "/staff/")):
@@ -414,6 +455,7 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
         "<uuid:message_id>": "{message_id}",
         "<uuid:interview_id>": "{interview_id}",
         "<uuid:slot_id>": "{slot_id}",
+        "<kind>": "audio",
         "<log>": "consent",
         "/exports/responses": "/exports/responses?instrument=phq-9",
         "/exports/codebook": "/exports/codebook?instrument=phq-9",

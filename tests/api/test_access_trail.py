@@ -25,8 +25,11 @@ from service.models import AccessLogEntry, Notification
 from service.services.tokens import create_staff_token
 from tests.api.test_access_table import InterviewForm, interview_setup, witness_setup
 from tests.conftest import valid_signature
+from tests.interviews import scheduled_interview
 
 CANARY = "Canary Jane Doe 7731"
+# Routes about an interview's files: their interview is made with its files (fill_path).
+RECORDING_ENDS = ("/audio", "/transcript", "/transcript/verify")
 PHQ9_ALERTING = {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_10": 1}
 
 
@@ -35,6 +38,14 @@ class Form:
     """A console page's form body (sent form-encoded; a bearer token needs no CSRF token)."""
 
     fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body that is not JSON (a recording, a transcript), with its media type."""
+
+    data: bytes
+    media_type: str
 
 
 # rule -> (method, role, query or body, the access-log actions the call adds)
@@ -91,6 +102,42 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
         "?instrument=phq-9",
         None,
         ("export.responses.start", "export.responses"),
+    ),
+    ("GET", "/api/v1/exports/quotes"): (
+        "analyst",
+        "",
+        None,
+        ("export.quotes.start", "export.quotes"),
+    ),
+    ("PUT", "/api/v1/interviews/<uuid:interview_id>/audio"): (
+        "researcher",
+        "",
+        Raw(b"a recording", "audio/ogg"),
+        ("interview.audio.upload",),
+    ),
+    ("GET", "/api/v1/interviews/<uuid:interview_id>/audio"): (
+        "researcher",
+        "",
+        None,
+        ("interview.audio.read",),
+    ),
+    ("PUT", "/api/v1/interviews/<uuid:interview_id>/transcript"): (
+        "researcher",
+        "",
+        Raw(b"a transcript", "text/plain; charset=utf-8"),
+        ("interview.transcript.upload",),
+    ),
+    ("GET", "/api/v1/interviews/<uuid:interview_id>/transcript"): (
+        "researcher",
+        "",
+        None,
+        ("interview.transcript.read",),
+    ),
+    ("POST", "/api/v1/interviews/<uuid:interview_id>/transcript/verify"): (
+        "researcher",
+        "",
+        None,
+        ("interview.transcript.verify",),
     ),
     ("GET", "/api/v1/exports/codebook"): (
         "analyst",
@@ -206,6 +253,36 @@ TABLE: dict[tuple[str, str], tuple[str, str, object, tuple[str, ...]]] = {
         "?instrument=phq-9",
         None,
         ("export.responses.start", "export.responses"),
+    ),
+    ("GET", "/staff/exports/quotes"): (
+        "analyst",
+        "",
+        None,
+        ("export.quotes.start", "export.quotes"),
+    ),
+    ("GET", "/staff/interviews/<uuid:interview_id>/files"): (
+        "researcher",
+        "",
+        None,
+        ("interview.files.read",),
+    ),
+    ("GET", "/staff/interviews/<uuid:interview_id>/files/<kind>"): (
+        "researcher",
+        "",
+        None,
+        ("interview.audio.read",),
+    ),
+    ("POST", "/staff/interviews/<uuid:interview_id>/files/transcript"): (
+        "researcher",
+        "",
+        Form({"transcript": "Interviewer: and then?"}),
+        ("interview.transcript.upload",),
+    ),
+    ("POST", "/staff/interviews/<uuid:interview_id>/files/transcript/verify"): (
+        "researcher",
+        "",
+        None,
+        ("interview.transcript.verify",),
     ),
     ("GET", "/staff/exports/codebook"): (
         "analyst",
@@ -372,8 +449,10 @@ def consented_with_alert(client: FlaskClient, staff: Staff) -> tuple[str, str]:
     return made["study_id"], alert_id
 
 
-def fill_path(rule: str, client: FlaskClient, staff: Staff) -> str:
+def fill_path(rule: str, client: FlaskClient, staff: Staff, session: Session) -> str:
     """The rule with each placeholder replaced by a real, fitting value."""
+    if "<uuid:interview_id>" in rule:
+        rule = rule.replace("<uuid:interview_id>", recorded_interview(client, staff, session))
     if "<study_id>" in rule or "<uuid:alert_id>" in rule:
         study_id, alert_id = consented_with_alert(client, staff)
         rule = rule.replace("<study_id>", study_id).replace("<uuid:alert_id>", alert_id)
@@ -390,12 +469,26 @@ def fill_path(rule: str, client: FlaskClient, staff: Staff) -> str:
         )
         done.get_data()
         rule = rule.replace("<uuid:export_id>", done.headers["X-Export-Id"])
-    rule = rule.replace("<log>", "consent")
+    rule = rule.replace("<log>", "consent").replace("<kind>", "audio")
     if "<resource_id>" in rule:
         consented_with_alert(client, staff)  # a consent-log event to read
         rule = rule.replace("<resource_id>", "consent-log-1")
     assert "<" not in rule, f"no value for a placeholder in {rule}"
     return rule
+
+
+def recorded_interview(client: FlaskClient, staff: Staff, session: Session) -> str:
+    """An interview of a consenting participant, with a recording and a transcript."""
+    study_id, _alert = consented_with_alert(client, staff)
+    interview = scheduled_interview(session, study_id)
+    for kind, media in (("audio", "audio/ogg"), ("transcript", "text/plain; charset=utf-8")):
+        stored = client.put(
+            f"/api/v1/interviews/{interview}/{kind}",
+            data=b"stored",
+            headers={**staff.headers["researcher"], "Content-Type": media},
+        )
+        assert stored.status_code == 201, stored.get_json()
+    return interview
 
 
 def access_events_after(connection: Connection, seq: int) -> list[dict]:
@@ -434,7 +527,7 @@ def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
     witnessed = rule.replace("<uuid:witness_id>", "{witness_id}")
     witnessed = witnessed.replace("<uuid:checkpoint_id>", "{checkpoint_id}")
     witnessed, body = witness_setup(app, client, make_token, witnessed, body)
-    if "interview" in rule:
+    if "interview" in rule and not rule.endswith(RECORDING_ENDS) and "/files" not in rule:
         witnessed = witnessed.replace("<uuid:interview_id>", "{interview_id}")
         witnessed = witnessed.replace("<uuid:slot_id>", "{slot_id}")
         owner = consented_with_alert(client, staff)[0]
@@ -443,9 +536,12 @@ def test_a_staff_call_adds_exactly_its_access_log_event_naming_the_token_by_id(
             client, staff.headers["researcher"], staff.ids["researcher"], owner, witnessed, body
         )
         body = Form(body.fields) if isinstance(body, InterviewForm) else body
-    path = fill_path(witnessed, client, staff) + query
+    path = fill_path(witnessed, client, staff, session) + query
     before = access_head(connection)
-    if isinstance(body, Form):
+    if isinstance(body, Raw):
+        headers = {**staff.headers[role], "Content-Type": body.media_type}
+        response = client.open(path, method=method, data=body.data, headers=headers)
+    elif isinstance(body, Form):
         response = client.open(path, method=method, data=body.fields, headers=staff.headers[role])
     else:
         response = client.open(path, method=method, json=body, headers=staff.headers[role])

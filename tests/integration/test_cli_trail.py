@@ -7,25 +7,29 @@ The table is checked against the app's command groups: a new command without a r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from service import create_app
 from service.config import config_for_tests
-from service.models import AccessLogEntry
+from service.db import utcnow
+from service.models import AccessLogEntry, InterviewFile
 from service.services.keyring import KeyringSource
 from service.services.keys import add_primary_kek, rewrap_data_keys
 from service.services.participants import enrol_participant
 from service.services.tokens import create_staff_token
 from tests.api.test_access_trail import a_failed_message as failed_message_id
+from tests.interviews import consented, put_audio, put_transcript, scheduled_interview
 
 CANARY = "Canary Jane Doe 7731"
 
@@ -129,7 +133,26 @@ def a_phq9_export(_app: Flask, _session: Session, tmp: Path) -> list[str]:
     return ["--instrument", "phq-9", "--out", str(tmp / "phq-9.csv")]
 
 
+def a_recording_past_retention(app: Flask, session: Session, _tmp: Path) -> list[str]:
+    """A recording whose transcript was verified longer ago than the retention period."""
+    client = app.test_client()
+    researcher = {"Authorization": f"Bearer {create_staff_token(session, ['researcher'], 'r')[1]}"}
+    study_id, _me = consented(client, researcher)
+    interview = scheduled_interview(session, study_id, status="done")
+    assert put_audio(client, researcher, interview, b"a recording").status_code == 201
+    assert put_transcript(client, researcher, interview, "a transcript").status_code == 201
+    days = app.config["PSAM_AUDIO_RETENTION_DAYS"] + 1
+    session.execute(
+        update(InterviewFile)
+        .where(InterviewFile.interview_id == uuid.UUID(interview))
+        .values(verified_at=utcnow() - dt.timedelta(days=days))
+    )
+    session.commit()
+    return []
+
+
 TABLE: dict[str, tuple[Setup, tuple[str, ...]]] = {
+    "recordings destroy-expired": (a_recording_past_retention, ("interview.audio.destroy",)),
     "instruments sync": (instruments_to_sync, ("instruments.sync",)),
     "tokens create": (
         lambda *_: ["--role", "analyst", "--label", CANARY],

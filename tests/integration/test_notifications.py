@@ -361,6 +361,7 @@ def test_the_worker_runs_the_jobs_that_were_cron_s_erasure_purges_and_due_checkp
     assert report.periodic[0].startswith("erasure purge: ")
     assert sorted(line.split(":")[0] for line in report.periodic[1:]) == [
         "access log",
+        "audio retention",
         "consent log",
     ]
     # Within the minute, a second pass leaves the periodic jobs alone.

@@ -1,0 +1,182 @@
+"""Recordings and transcripts in the raw database files: the retention job takes a
+recording's chunks out of the files and leaves its transcript's; an erasure takes both, with
+the interview's row, and frees its slot.
+
+The files read are those of ``test_erasure_files`` (the SQLite file and its WAL, or every
+file of the PostgreSQL database after a CHECKPOINT). A sealed chunk is looked for by a slice
+of its nonce and first ciphertext bytes: both engines store a large value in pieces (SQLite's
+overflow pages, PostgreSQL's TOAST chunks), and a chunk's first bytes stay together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select, update
+
+from service.db import get_db, utcnow
+from service.models import AccessLogEntry, Interview, InterviewChunk, InterviewFile, InterviewSlot
+from service.services.tokens import create_staff_token
+from tests.conftest import consented_participant
+from tests.integration.test_erasure_files import database_files
+from tests.interviews import put_audio, put_transcript
+
+AUDIO = (b"AUDIO-PLAINTEXT-CANARY " * 12_000)[: 3 * 64 * 1024 + 77]
+TEXT = "Interviewer: and then?\nP: TRANSCRIPT-PLAINTEXT-CANARY, the group was there.\n"
+
+
+class Recorded:
+    """A consented participant with a scheduled interview (in a slot), its recording and
+    its transcript, on an app whose writes commit."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.client: FlaskClient
+        self.client, self.study_id, token = consented_participant(app)
+        self.me = {"Authorization": f"Bearer {token}"}
+        with app.app_context(), get_db().sessionmaker() as session:
+            staff, secret = create_staff_token(session, ["researcher"], "recordings test")
+            slot = InterviewSlot(
+                id=uuid.uuid4(),
+                starts_at=utcnow(),
+                minutes=60,
+                mode="phone",
+                interviewer_id=staff.id,
+                created_at=utcnow(),
+                cancelled_at=None,
+            )
+            session.add(slot)
+            session.flush()
+            row = Interview(
+                id=uuid.uuid4(),
+                study_id=self.study_id,
+                status="scheduled",
+                channel="phone",
+                invited_by=staff.id,
+                invited_at=utcnow(),
+                updated_at=utcnow(),
+                slot_id=slot.id,
+                cancel_reason=None,
+            )
+            session.add(row)
+            session.commit()
+            self.slot_id, self.interview = slot.id, str(row.id)
+        self.researcher = {"Authorization": f"Bearer {secret}"}
+        assert put_audio(self.client, self.researcher, self.interview, AUDIO).status_code == 201
+        assert put_transcript(self.client, self.researcher, self.interview, TEXT).status_code == 201
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.extensions["psam_db"].engine
+
+    def slices(self, kind: str) -> list[bytes]:
+        """A slice of each of the file's sealed chunks (nonce and first ciphertext bytes)."""
+        with self.engine.connect() as conn:
+            records = conn.scalars(
+                select(InterviewChunk.data)
+                .join(InterviewFile, InterviewFile.id == InterviewChunk.file_id)
+                .where(
+                    InterviewFile.interview_id == uuid.UUID(self.interview),
+                    InterviewFile.kind == kind,
+                )
+            ).all()
+        return [bytes(record)[14:62] for record in records]
+
+
+def present(raw: bytes, slices: list[bytes]) -> int:
+    return sum(piece in raw for piece in slices)
+
+
+def test_the_retention_job_takes_the_recording_out_of_the_files_and_keeps_the_transcript(
+    fresh_app: Callable[[str], Flask],
+) -> None:
+    app = fresh_app("psam_recording_retention")
+    # Long enough for a transaction of another database on the same server to end.
+    app.config["PSAM_PURGE_WAIT_SECONDS"] = 60
+    person = Recorded(app)
+    audio, transcript = person.slices("audio"), person.slices("transcript")
+    assert len(audio) == 4 and len(transcript) == 1
+    raw = database_files(app)
+    assert present(raw, audio) == 4 and present(raw, transcript) == 1
+    assert b"AUDIO-PLAINTEXT-CANARY" not in raw and b"TRANSCRIPT-PLAINTEXT-CANARY" not in raw
+
+    client, researcher, interview = person.client, person.researcher, person.interview
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["recordings", "destroy-expired"]).output.startswith("0 recordings")
+    verified = client.post(f"/api/v1/interviews/{interview}/transcript/verify", headers=researcher)
+    assert verified.status_code == 200
+    # Verified today: not yet due.
+    assert runner.invoke(args=["recordings", "destroy-expired"]).output.startswith("0 recordings")
+    days = app.config["PSAM_AUDIO_RETENTION_DAYS"]
+    with app.app_context(), get_db().sessionmaker() as session:
+        session.execute(
+            update(InterviewFile)
+            .where(InterviewFile.kind == "transcript")
+            .values(verified_at=utcnow() - dt.timedelta(days=days, minutes=1))
+        )
+        session.commit()
+
+    result = runner.invoke(args=["recordings", "destroy-expired"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "1 recordings destroyed\n"
+
+    raw = database_files(app)
+    assert present(raw, audio) == 0
+    assert present(raw, transcript) == 1
+    gone = client.get(f"/api/v1/interviews/{interview}/audio", headers=researcher)
+    assert gone.status_code == 404 and "destroyed" in gone.get_json()["detail"]
+    kept = client.get(f"/api/v1/interviews/{interview}/transcript", headers=researcher)
+    assert kept.get_data(as_text=True) == TEXT
+    again = put_audio(client, researcher, interview, b"a new recording")
+    assert again.status_code == 409
+    with app.app_context(), get_db().sessionmaker() as session:
+        row = session.scalars(select(InterviewFile).where(InterviewFile.kind == "audio")).one()
+        assert row.destroyed_at is not None and row.bytes == len(AUDIO)
+        actions = [e.event for e in session.scalars(select(AccessLogEntry))]
+        assert sum('"interview.audio.destroy"' in event for event in actions) == 1
+
+
+def test_an_erasure_takes_recording_transcript_and_interview_out_of_the_files(
+    fresh_app: Callable[[str], Flask],
+) -> None:
+    app = fresh_app("psam_recording_erasure")
+    app.config["PSAM_PURGE_WAIT_SECONDS"] = 60
+    erased, kept = Recorded(app), Recorded(app)
+    gone = erased.slices("audio") + erased.slices("transcript")
+    stays = kept.slices("audio") + kept.slices("transcript")
+    sqlite = erased.engine.dialect.name == "sqlite"
+    interview_id = uuid.UUID(erased.interview)
+    interview_bytes = interview_id.hex.encode() if sqlite else interview_id.bytes
+    raw = database_files(app)
+    assert present(raw, gone) == len(gone) == 5 and interview_bytes in raw
+
+    withdrawn = erased.client.post(
+        "/api/v1/me/withdrawal", json={"scope": "stop-and-erase"}, headers=erased.me
+    )
+    assert withdrawn.status_code == 201
+
+    raw = database_files(app)
+    assert present(raw, gone) == 0
+    assert interview_bytes not in raw
+    assert present(raw, stays) == len(stays)
+    with app.app_context(), get_db().sessionmaker() as session:
+        assert session.get(Interview, interview_id) is None
+        assert not session.scalars(
+            select(InterviewFile).where(InterviewFile.interview_id == interview_id)
+        ).all()
+        # The slot is still offered by the study, and no interview holds it now.
+        assert session.get(InterviewSlot, erased.slot_id) is not None
+        assert (
+            session.scalars(select(Interview).where(Interview.slot_id == erased.slot_id)).first()
+            is None
+        )
+    stop = kept.client.post("/api/v1/me/withdrawal", json={"scope": "stop"}, headers=kept.me)
+    assert stop.status_code == 201  # "stop" keeps what was given
+    kept_back = kept.client.get(
+        f"/api/v1/interviews/{kept.interview}/transcript", headers=kept.researcher
+    )
+    assert kept_back.get_data(as_text=True) == TEXT
