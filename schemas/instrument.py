@@ -23,7 +23,7 @@ _VERSION = validate.Regexp(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$", error=
 _TEXT = validate.Length(min=1)
 
 
-def _LANGUAGE(tag: str) -> None:  # noqa: N802 - read as the constant validators beside it
+def _LANGUAGE(tag: str) -> None:
     if not is_language_tag(tag):
         raise ValidationError("must be a BCP 47 language tag, e.g. en-GB or cy-GB")
 
