@@ -26,7 +26,7 @@ from service.db import Database, get_db
 from service.domain.crypto import Keyring
 from service.domain.protocol import protocol_in_force
 from service.migrate import alembic_config
-from service.services.catalogue import sync_definitions
+from service.services.catalogue import Catalogue, sync_definitions
 from service.services.definitions import load_definitions
 from service.services.keyring import KeyringSource, write_keyring_file
 from service.services.participants import enrol_participant
@@ -45,6 +45,10 @@ TEST_DATABASE_URL = (
     else os.environ.get("TEST_DATABASE_URL", "")
 )
 INSTRUMENTS = PROJECT_ROOT / "instruments"
+# Run the suite as if the day that chooses the protocol in force were another, e.g. past an
+# amendment's effective_from (PSAM_TEST_PROTOCOL_DAY=2027-02-01): a test that assumes one
+# protocol's versions instead of reading them from the task list fails then, not on that day.
+PROTOCOL_DAY = os.environ.get("PSAM_TEST_PROTOCOL_DAY")
 # The definitions shipped: the six questionnaires and the consent form of version 1.0.0, and
 # the follow-up questionnaire that protocol amendment 1.1 adds.
 SHIPPED_IDS = frozenset(
@@ -179,13 +183,22 @@ def auth(make_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     return headers
 
 
+@pytest.fixture(autouse=True)
+def protocol_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PSAM_TEST_PROTOCOL_DAY set, new tasks follow the protocol in force on that day
+    (only the protocol's choice moves; windows and times keep the real clock)."""
+    if PROTOCOL_DAY:
+        day = dt.date.fromisoformat(PROTOCOL_DAY)
+        monkeypatch.setattr(Catalogue, "protocol", property(lambda self: self.protocol_on(day)))
+
+
 def ask_also(folder: Path, *asked: tuple[int, str, str]) -> None:
     """Write, in an instruments folder, a protocol that asks what the one in force today asks
     and also each ``(timepoint index, instrument, version)``. It is the highest version and
     takes effect at once, so it is in force on any day, before and after an amendment's
     ``effective_from``."""
     definitions = load_definitions(folder)
-    today = dt.datetime.now(dt.UTC).date()
+    today = dt.date.fromisoformat(PROTOCOL_DAY) if PROTOCOL_DAY else dt.datetime.now(dt.UTC).date()
     protocol = dict(protocol_in_force(definitions.protocols, today).definition)  # type: ignore[union-attr]
     protocol = json.loads(json.dumps(protocol))
     protocol["version"] = "99.0.0"

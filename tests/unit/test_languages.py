@@ -171,3 +171,15 @@ def test_the_standard_scales_stay_in_english_with_a_reason_in_both_languages() -
     notes = json.loads(Path("instruments/languages.json").read_text(encoding="utf-8"))
     assert set(notes["untranslated"]["instruments"]) == {"phq-9", "gad-7", "pcl-5", "epds"}
     assert set(notes["untranslated"]["why"]) == {"en-GB", "cy-GB"}
+
+
+def test_the_welsh_information_sheet_has_the_english_ones_sections_and_paragraphs() -> None:
+    english = json.loads(Path("instruments/information-sheets.json").read_text(encoding="utf-8"))
+    welsh = json.loads(
+        Path("instruments/information-sheets.cy-GB.json").read_text(encoding="utf-8")
+    )
+    form = json.loads(Path("instruments/consent/1.1.1.json").read_text(encoding="utf-8"))
+    sheet = form["information_sheet_version"]
+    assert set(welsh) == {sheet}
+    shape = [len(s["paragraphs"]) for s in english[sheet]["sections"]]
+    assert [len(s["paragraphs"]) for s in welsh[sheet]["sections"]] == shape
