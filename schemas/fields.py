@@ -52,7 +52,7 @@ class StudyId(fields.String):
             raise ValidationError(str(exc)) from None
 
 
-class LocalText(fields.Field):
+class LocalText(fields.Field[Any]):
     """Text a participant reads: a non-empty string (the version's one language), or a map
     from a BCP 47 tag to a non-empty string."""
 
