@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import valid_signature
+from tests.conftest import asked_version, valid_signature
 
 STAFF = ("researcher", "analyst", "auditor", "admin")
 CALLERS = (None, "bad-token", *STAFF, "owner", "other")
@@ -53,13 +53,14 @@ def world(client: FlaskClient, make_token: Callable[..., str]) -> World:
     (owner, owner_token, own), (_, other_token, _) = people
     submitted = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": asked_version(client, own, "phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9,
         "submit": True,
     }
     assert client.post("/api/v1/me/responses", json=submitted, headers=own).status_code == 201
-    draft = {"instrument": "gad-7", "version": "1.0.0", "timepoint": "baseline", "answers": GAD7}
+    gad7 = asked_version(client, own, "gad-7")
+    draft = {"instrument": "gad-7", "version": gad7, "timepoint": "baseline", "answers": GAD7}
     draft_id = client.post("/api/v1/me/responses", json=draft, headers=own).get_json()["id"]
     alerts = client.get("/api/v1/alerts", headers=researcher).get_json()["alerts"]
     alert_id = next(a["id"] for a in alerts if a["study_id"] == owner)

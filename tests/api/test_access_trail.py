@@ -24,7 +24,7 @@ from service.domain.tokens import STAFF_ROLES
 from service.models import AccessLogEntry, Notification
 from service.services.tokens import create_staff_token
 from tests.api.test_access_table import witness_setup
-from tests.conftest import valid_signature
+from tests.conftest import asked_version, valid_signature
 
 CANARY = "Canary Jane Doe 7731"
 PHQ9_ALERTING = {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_10": 1}
@@ -293,7 +293,7 @@ def consented_with_alert(client: FlaskClient, staff: Staff) -> tuple[str, str]:
     )
     submitted = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": asked_version(client, own, "phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9_ALERTING,
         "submit": True,

@@ -8,7 +8,12 @@ from tests.conftest import SHIPPED_IDS
 EXPECTED = SHIPPED_IDS
 AMENDED = EXPECTED - {"follow-up"}  # 1.0.0 and, since amendment 1.1, 1.1.0
 # The study's own texts in Welsh too: new versions, since published ones never change.
-WELSH = {"about-you": ["1.0.1", "1.1.1"], "peer-support": ["1.0.1", "1.1.1"], "consent": ["1.1.1"]}
+WELSH = {
+    "about-you": ["1.0.1", "1.1.1"],
+    "peer-support": ["1.0.1", "1.1.1"],
+    "follow-up": ["1.0.1"],
+    "consent": ["1.1.1"],
+}
 
 
 def test_the_catalogue_lists_every_instrument_with_version_and_hash(client: FlaskClient) -> None:

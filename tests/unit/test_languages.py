@@ -152,6 +152,7 @@ def test_the_welsh_versions_keep_the_english_versions_ids_codes_and_rules() -> N
         ("peer-support", "1.0.0", "1.0.1"),
         ("about-you", "1.1.0", "1.1.1"),
         ("peer-support", "1.1.0", "1.1.1"),
+        ("follow-up", "1.0.0", "1.0.1"),
         ("consent", "1.1.0", "1.1.1"),
     ):
         old = json.loads(Path(f"instruments/{name}/{english}.json").read_text(encoding="utf-8"))
