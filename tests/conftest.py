@@ -192,6 +192,16 @@ def protocol_day(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(Catalogue, "protocol", property(lambda self: self.protocol_on(day)))
 
 
+def shipped_version(instrument: str, timepoint: str = "baseline") -> str:
+    """The version of a shipped questionnaire that the shipped protocol in force today (or on
+    PSAM_TEST_PROTOCOL_DAY) asks for at a timepoint: what a test starting that task sends."""
+    today = dt.date.fromisoformat(PROTOCOL_DAY) if PROTOCOL_DAY else dt.datetime.now(dt.UTC).date()
+    protocol = protocol_in_force(load_definitions(INSTRUMENTS).protocols, today)
+    assert protocol is not None
+    point = next(t for t in protocol.timepoints if t.id == timepoint)
+    return next(v for i, v in point.instruments if i == instrument)
+
+
 def ask_also(folder: Path, *asked: tuple[int, str, str]) -> None:
     """Write, in an instruments folder, a protocol that asks what the one in force today asks
     and also each ``(timepoint index, instrument, version)``. It is the highest version and

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import asked_version, valid_signature
+from tests.conftest import asked_version, shipped_version, valid_signature
 
 STAFF = ("researcher", "analyst", "auditor", "admin")
 CALLERS = (None, "bad-token", *STAFF, "owner", "other")
@@ -67,7 +67,7 @@ def world(client: FlaskClient, make_token: Callable[..., str]) -> World:
     return World(owner, owner_token, other_token, draft_id, alert_id, researcher)
 
 
-START_EPDS = {"instrument": "epds", "version": "1.0.0", "timepoint": "baseline"}
+START_EPDS = {"instrument": "epds", "version": shipped_version("epds"), "timepoint": "baseline"}
 
 # (method, path, body, who gets in, what "other" gets when it is not in)
 TABLE: list[tuple[str, str, object, set, int]] = [

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from service.models import IdentityValue
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
-from tests.conftest import valid_signature
+from tests.conftest import shipped_version, valid_signature
 
 Headers = dict[str, str]
 
@@ -278,7 +278,12 @@ def test_a_version_that_lets_people_continue_offers_itself_and_takes_data_meanwh
     assert view["tasks"][0]["instrument"] == "consent" and view["tasks"][0]["version"] == "1.2.0"
     started = client.post(
         "/api/v1/me/responses",
-        json={"instrument": "gad-7", "version": "1.0.0", "timepoint": "baseline", "answers": {}},
+        json={
+            "instrument": "gad-7",
+            "version": shipped_version("gad-7"),
+            "timepoint": "baseline",
+            "answers": {},
+        },
         headers=me,
     )
     assert started.status_code == 201, started.get_json()

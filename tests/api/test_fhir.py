@@ -33,7 +33,7 @@ from service.models import ExportManifest, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
 from tests.api.test_exports import ALL_TYPES, V1_ANSWERS
-from tests.conftest import ask_also, valid_signature
+from tests.conftest import ask_also, shipped_version, valid_signature
 
 MODELS: dict[str, Any] = {
     "Questionnaire": Questionnaire,
@@ -130,7 +130,7 @@ def cohort(client: FlaskClient, auth, session: Session, instruments_copy: Path) 
                 answers = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
             submitted = {
                 "instrument": instrument,
-                "version": "1.0.0",
+                "version": "1.0.0" if instrument == "fhir-cohort" else shipped_version(instrument),
                 "timepoint": "baseline",
                 "answers": answers,
                 "submit": True,
