@@ -6,6 +6,8 @@ The database is SQLite in a temporary folder unless TEST_DATABASE_URL names anot
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -22,8 +24,9 @@ from service import create_app
 from service.config import PROJECT_ROOT, config_for_tests
 from service.db import Database, get_db
 from service.domain.crypto import Keyring
+from service.domain.protocol import protocol_in_force
 from service.migrate import alembic_config
-from service.services.catalogue import sync_definitions
+from service.services.catalogue import Catalogue, sync_definitions
 from service.services.definitions import load_definitions
 from service.services.keyring import KeyringSource, write_keyring_file
 from service.services.participants import enrol_participant
@@ -42,6 +45,10 @@ TEST_DATABASE_URL = (
     else os.environ.get("TEST_DATABASE_URL", "")
 )
 INSTRUMENTS = PROJECT_ROOT / "instruments"
+# Run the suite as if the day that chooses the protocol in force were another, e.g. past an
+# amendment's effective_from (PSAM_TEST_PROTOCOL_DAY=2027-02-01): a test that assumes one
+# protocol's versions instead of reading them from the task list fails then, not on that day.
+PROTOCOL_DAY = os.environ.get("PSAM_TEST_PROTOCOL_DAY")
 # The definitions shipped: the six questionnaires and the consent form of version 1.0.0, and
 # the follow-up questionnaire that protocol amendment 1.1 adds.
 SHIPPED_IDS = frozenset(
@@ -176,6 +183,41 @@ def auth(make_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     return headers
 
 
+@pytest.fixture(autouse=True)
+def protocol_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PSAM_TEST_PROTOCOL_DAY set, new tasks follow the protocol in force on that day
+    (only the protocol's choice moves; windows and times keep the real clock)."""
+    if PROTOCOL_DAY:
+        day = dt.date.fromisoformat(PROTOCOL_DAY)
+        monkeypatch.setattr(Catalogue, "protocol", property(lambda self: self.protocol_on(day)))
+
+
+def shipped_version(instrument: str, timepoint: str = "baseline") -> str:
+    """The version of a shipped questionnaire that the shipped protocol in force today (or on
+    PSAM_TEST_PROTOCOL_DAY) asks for at a timepoint: what a test starting that task sends."""
+    today = dt.date.fromisoformat(PROTOCOL_DAY) if PROTOCOL_DAY else dt.datetime.now(dt.UTC).date()
+    protocol = protocol_in_force(load_definitions(INSTRUMENTS).protocols, today)
+    assert protocol is not None
+    point = next(t for t in protocol.timepoints if t.id == timepoint)
+    return next(v for i, v in point.instruments if i == instrument)
+
+
+def ask_also(folder: Path, *asked: tuple[int, str, str]) -> None:
+    """Write, in an instruments folder, a protocol that asks what the one in force today asks
+    and also each ``(timepoint index, instrument, version)``. It is the highest version and
+    takes effect at once, so it is in force on any day, before and after an amendment's
+    ``effective_from``."""
+    definitions = load_definitions(folder)
+    today = dt.date.fromisoformat(PROTOCOL_DAY) if PROTOCOL_DAY else dt.datetime.now(dt.UTC).date()
+    protocol = dict(protocol_in_force(definitions.protocols, today).definition)  # type: ignore[union-attr]
+    protocol = json.loads(json.dumps(protocol))
+    protocol["version"] = "99.0.0"
+    protocol.pop("effective_from", None)
+    for index, instrument, version in asked:
+        protocol["timepoints"][index]["instruments"].append({"id": instrument, "version": version})
+    (folder / "protocol-99.0.0.json").write_text(json.dumps(protocol, indent=2))
+
+
 @pytest.fixture
 def instruments_copy(tmp_path: Path) -> Path:
     """A writable copy of the shipped instruments folder."""
@@ -222,6 +264,18 @@ def valid_signature(client: FlaskClient, **changes: object) -> dict[str, object]
     }
     body.update(changes)
     return body
+
+
+def asked_version(
+    client: FlaskClient, me: dict[str, str], instrument: str, timepoint: str = "baseline"
+) -> str:
+    """The version the task list asks for (the protocol in force decides, so a test that
+    reads it passes on any day, before and after an amendment takes effect)."""
+    tasks = client.get("/api/v1/me", headers=me).get_json().get("tasks", [])
+    found = [
+        t["version"] for t in tasks if (t["instrument"], t["timepoint"]) == (instrument, timepoint)
+    ]
+    return found[0] if found else "1.0.0"  # not asked for: a version that exists
 
 
 def consented_participant(app: Flask) -> tuple[FlaskClient, str, str]:

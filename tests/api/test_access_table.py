@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from service.services.tokens import create_staff_token
-from tests.conftest import valid_signature
+from tests.conftest import asked_version, shipped_version, valid_signature
 from tests.interviews import scheduled_interview
 
 STAFF = ("researcher", "analyst", "auditor", "admin")
@@ -56,20 +56,21 @@ def world(client: FlaskClient, make_token: Callable[..., str]) -> World:
     (owner, owner_token, own), (_, other_token, _) = people
     submitted = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": asked_version(client, own, "phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9,
         "submit": True,
     }
     assert client.post("/api/v1/me/responses", json=submitted, headers=own).status_code == 201
-    draft = {"instrument": "gad-7", "version": "1.0.0", "timepoint": "baseline", "answers": GAD7}
+    gad7 = asked_version(client, own, "gad-7")
+    draft = {"instrument": "gad-7", "version": gad7, "timepoint": "baseline", "answers": GAD7}
     draft_id = client.post("/api/v1/me/responses", json=draft, headers=own).get_json()["id"]
     alerts = client.get("/api/v1/alerts", headers=researcher).get_json()["alerts"]
     alert_id = next(a["id"] for a in alerts if a["study_id"] == owner)
     return World(owner, owner_token, other_token, draft_id, alert_id, researcher)
 
 
-START_EPDS = {"instrument": "epds", "version": "1.0.0", "timepoint": "baseline"}
+START_EPDS = {"instrument": "epds", "version": shipped_version("epds"), "timepoint": "baseline"}
 
 # (method, path, body, who gets in, what "other" gets when it is not in)
 TABLE: list[tuple[str, str, object, set, int]] = [

@@ -24,7 +24,7 @@ from service.domain.tokens import STAFF_ROLES
 from service.models import AccessLogEntry, Notification
 from service.services.tokens import create_staff_token
 from tests.api.test_access_table import InterviewForm, interview_setup, witness_setup
-from tests.conftest import valid_signature
+from tests.conftest import asked_version, valid_signature
 from tests.interviews import scheduled_interview
 
 CANARY = "Canary Jane Doe 7731"
@@ -438,7 +438,7 @@ def consented_with_alert(client: FlaskClient, staff: Staff) -> tuple[str, str]:
     )
     submitted = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": asked_version(client, own, "phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9_ALERTING,
         "submit": True,

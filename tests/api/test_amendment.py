@@ -30,17 +30,25 @@ def before_the_amendment(tmp_path: Path) -> Path:
     """The instruments folder as it was: 1.0.0 only, protocol 1.0.0."""
     folder = tmp_path / "before"
     shutil.copytree(INSTRUMENTS, folder)
-    for path in folder.glob("*/1.1.0.json"):
-        path.unlink()
+    for path in folder.glob("*/*.json"):
+        if path.stem != "1.0.0":
+            path.unlink()
     shutil.rmtree(folder / "follow-up")
-    (folder / "protocol-1.1.0.json").unlink()
+    for path in folder.glob("protocol-*.json"):
+        path.unlink()
     return folder
 
 
 def amendment_from(tmp_path: Path, day: dt.date) -> Path:
-    """The shipped folder, its amended protocol taking effect on ``day``."""
+    """The shipped folder as amendment 1.1 published it (without the Welsh versions that
+    came after: docs/languages.md), its amended protocol taking effect on ``day``."""
     folder = tmp_path / "after"
     shutil.copytree(INSTRUMENTS, folder)
+    for path in folder.glob("*/*.json"):
+        if "languages" in json.loads(path.read_text(encoding="utf-8")):
+            path.unlink()
+    for version in ("1.0.1", "1.1.1"):
+        (folder / f"protocol-{version}.json").unlink()
     path = folder / "protocol-1.1.0.json"
     protocol = json.loads(path.read_text())
     protocol["effective_from"] = day.isoformat()
@@ -164,7 +172,8 @@ def test_fifty_participants_cross_the_amendment(fresh_app, tmp_path: Path) -> No
     assert exported.status_code == 200
     text = exported.get_data(as_text=True)
     header = next(csv.reader(io.StringIO(text)))
-    assert header[-2:] == ["epds_3a", "epds_3a_band"]  # what 1.1.0 adds comes last
+    # What 1.1.0 adds comes after 1.0.0's columns, and only the language after it.
+    assert header[-3:] == ["epds_3a", "epds_3a_band", "response_language"]
     assert header.index("epds_total_band") < header.index("epds_3a")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == COHORT + len(late)

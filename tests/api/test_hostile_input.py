@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from service.domain.strict_json import MAX_DEPTH
 from service.models import Response
 from tests.api.test_errors import assert_problem
-from tests.conftest import valid_signature
+from tests.conftest import shipped_version, valid_signature
 
 Headers = dict[str, str]
 PHQ9 = "/api/v1/me/responses"
@@ -40,7 +40,8 @@ def answers_body(phq9_1: str) -> str:
     """A one-shot PHQ-9 body, written by hand so that any text can stand as an answer."""
     rest = ", ".join(f'"phq9_{i}": 0' for i in range(2, 10))
     return (
-        '{"instrument": "phq-9", "version": "1.0.0", "timepoint": "baseline", "submit": true, '
+        f'{{"instrument": "phq-9", "version": "{shipped_version("phq-9")}", '
+        '"timepoint": "baseline", "submit": true, '
         f'"answers": {{"phq9_1": {phq9_1}, {rest}}}}}'
     )
 

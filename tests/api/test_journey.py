@@ -2,7 +2,9 @@
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -11,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.models import Participant, RateLimitWindow, Response
-from tests.conftest import valid_signature
+from service.services.catalogue import sync_definitions
+from service.services.definitions import load_definitions
+from tests.conftest import ask_also, asked_version, valid_signature
 
 Headers = dict[str, str]
 PHQ9_FIRST_HALF = {"phq9_1": 2, "phq9_2": 2, "phq9_3": 1, "phq9_4": 2}
@@ -37,7 +41,9 @@ def participant(client: FlaskClient, researcher: Headers) -> Callable[..., tuple
 
 
 def start(client: FlaskClient, me: Headers, instrument: str = "phq-9", **body: object):
-    payload = {"instrument": instrument, "version": "1.0.0", "timepoint": "baseline", **body}
+    timepoint = str(body.pop("timepoint", "baseline"))
+    version = asked_version(client, me, instrument, timepoint)
+    payload = {"instrument": instrument, "version": version, "timepoint": timepoint, **body}
     return client.post("/api/v1/me/responses", json=payload, headers=me)
 
 
@@ -50,7 +56,7 @@ def test_the_whole_journey(client: FlaskClient, participant, researcher: Headers
         client.post("/api/v1/me/consent", json=valid_signature(client), headers=me).status_code
         == 201
     )
-    assert form["version"] == "1.1.0"
+    assert form["version"] == tasks[0]["version"]
 
     me_view = client.get("/api/v1/me", headers=me).get_json()
     assert me_view["study_id"] == study_id and me_view["consent"]["state"] == "consented"
@@ -183,12 +189,33 @@ def test_bad_answers_are_refused_naming_the_item_and_nothing_is_stored(
     assert session.scalars(select(Response).where(Response.study_id == study_id)).all() == []
 
 
-def test_a_submit_lists_every_missing_item_at_once(client: FlaskClient, participant) -> None:
+REQUIRED = {
+    "id": "all-required",
+    "version": "1.0.0",
+    "kind": "questionnaire",
+    "title": "Every item required",
+    "language": "en-GB",
+    "source": "Made up for a test",
+    "items": [
+        {"id": f"r_{i}", "text": f"Number {i}", "type": "integer", "required": True}
+        for i in range(1, 6)
+    ],
+}
+
+
+def test_a_submit_lists_every_missing_item_at_once(
+    client: FlaskClient, participant, session: Session, instruments_copy: Path
+) -> None:
+    # An instrument of its own: amendment 1.1 makes every item of the shipped ones optional.
+    (instruments_copy / "all-required").mkdir()
+    (instruments_copy / "all-required" / "1.0.0.json").write_text(json.dumps(REQUIRED))
+    ask_also(instruments_copy, (0, "all-required", "1.0.0"))
+    assert not sync_definitions(session, load_definitions(instruments_copy)).refused
     _, me = participant()
-    response_id = start(client, me, answers={"phq9_1": 1}).get_json()["id"]
+    response_id = start(client, me, "all-required", answers={"r_1": 1}).get_json()["id"]
     refused = client.post(f"/api/v1/me/responses/{response_id}/submit", headers=me)
     assert refused.status_code == 422
-    assert set(refused.get_json()["errors"]) == {f"answers.phq9_{i}" for i in range(2, 10)}
+    assert set(refused.get_json()["errors"]) == {f"answers.r_{i}" for i in range(2, 6)}
     assert client.get(f"/api/v1/me/responses/{response_id}", headers=me).get_json()["status"] == (
         "in-progress"
     )
@@ -270,7 +297,7 @@ def test_an_idempotent_retry_replays_the_first_answer_and_a_changed_body_is_422(
     keyed = {**me, "Idempotency-Key": "3f1e2c7a-retry"}
     body = {
         "instrument": "gad-7",
-        "version": "1.0.0",
+        "version": asked_version(client, me, "gad-7", "baseline"),
         "timepoint": "baseline",
         "answers": {f"gad7_{i}": 1 for i in range(1, 8)},
         "submit": True,
@@ -302,7 +329,8 @@ def test_researchers_see_status_without_identifiers_and_contact_only_with_consen
     assert [p["study_id"] for p in page] == [study_id]
     assert page[0]["consent"]["state"] == "consented" and page[0]["task_counts"]["open"] == 6
     detail = client.get(f"/api/v1/participants/{study_id}", headers=researcher).get_json()
-    assert len(detail["tasks"]) == 16 and detail["events"][0]["type"] == "consent"
+    own = client.get("/api/v1/me", headers=me).get_json()["tasks"]  # 16 under protocol 1.0
+    assert len(detail["tasks"]) == len(own) >= 16 and detail["events"][0]["type"] == "consent"
     shown = client.get(f"/api/v1/participants/{study_id}/contact", headers=researcher)
     assert shown.status_code == 200 and shown.get_json()["name"] == "Robin Contact"
     client.post("/api/v1/me/withdrawal", json={"scope": "no-further-contact"}, headers=me)

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection, func, select
 
 from service.models import AccessLogEntry
-from tests.conftest import valid_signature
+from tests.conftest import shipped_version, valid_signature
 
 METRICS_TOKEN = "metrics-" + "s3cr3t" * 6
 SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
@@ -118,7 +118,7 @@ def test_submissions_consent_events_alerts_and_exports_are_counted(
     )
     submitted = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": shipped_version("phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9_ALERTING,
         "submit": True,

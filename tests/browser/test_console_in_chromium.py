@@ -24,6 +24,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from service.config import PROJECT_ROOT
+from tests.conftest import shipped_version
 from tests.system.conftest import free_port, run_cli
 from tests.system.harness import Gunicorn, deploy
 
@@ -180,7 +181,7 @@ def test_a_newcomer_runs_the_first_day_in_the_console(
         call(gunicorn, "POST", "/api/v1/me/consent", own, signed)
         body = {
             "instrument": "phq-9",
-            "version": "1.0.0",
+            "version": shipped_version("phq-9"),
             "timepoint": "baseline",
             "answers": PHQ9_ALERTING,
             "submit": True,

@@ -13,10 +13,15 @@ from service.db import get_db
 from service.resources import get_keys
 from service.services.alerts import participant_alerts
 from service.services.idempotency import deferred_commit
-from tests.conftest import consented_participant
+from tests.conftest import consented_participant, shipped_version
 from tests.integration.test_withdrawal_races import PHQ9, WAIT_S, in_thread, submit_phq9
 
-EPDS = {"instrument": "epds", "version": "1.0.0", "timepoint": "baseline", "submit": True}
+EPDS = {
+    "instrument": "epds",
+    "version": shipped_version("epds"),
+    "timepoint": "baseline",
+    "submit": True,
+}
 
 
 def test_phq9_item9_and_epds_item10_submitted_at_once_are_one_alert(

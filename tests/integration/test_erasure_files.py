@@ -36,7 +36,7 @@ from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
 from service.services.ledger import verify_stored_log
 from service.services.tokens import create_staff_token
-from tests.conftest import INSTRUMENTS, valid_signature
+from tests.conftest import INSTRUMENTS, shipped_version, valid_signature
 
 PHQ9_SEVERE = {f"phq9_{i}": 3 for i in range(1, 8)} | {"phq9_8": 1, "phq9_9": 1, "phq9_10": 2}
 
@@ -64,7 +64,7 @@ class Person:
         assert signed.status_code == 201
         submit = {
             "instrument": "phq-9",
-            "version": "1.0.0",
+            "version": shipped_version("phq-9"),
             "timepoint": "baseline",
             "answers": PHQ9_SEVERE,
             "submit": True,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from service.db import get_db
 from service.models import Alert, IdempotencyRecord, Response
-from tests.conftest import consented_participant
+from tests.conftest import consented_participant, shipped_version
 
 PHQ9 = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
 
@@ -20,7 +20,12 @@ def test_twenty_concurrent_retries_store_exactly_one_submission(
     app = fresh_app("psam_idempotency_test")
     client, _study_id, token = consented_participant(app)
     me = {"Authorization": f"Bearer {token}"}
-    draft = {"instrument": "phq-9", "version": "1.0.0", "timepoint": "baseline", "answers": PHQ9}
+    draft = {
+        "instrument": "phq-9",
+        "version": shipped_version("phq-9"),
+        "timepoint": "baseline",
+        "answers": PHQ9,
+    }
     response_id = client.post("/api/v1/me/responses", json=draft, headers=me).get_json()["id"]
 
     statuses: list[int] = []

@@ -21,7 +21,7 @@ from service.domain.notifications import check_wording
 from service.models import Alert, Notification, Participant
 from service.services import notifications as outbox
 from service.worker import PassReport, Policy, Worker
-from tests.conftest import valid_signature
+from tests.conftest import shipped_version, valid_signature
 from tests.mailbox import Mailbox
 
 SAFETY, LEAD, SENDER = "safety@team.example.org", "lead@team.example.org", "study@example.org"
@@ -84,7 +84,7 @@ def post_phq9(client: FlaskClient, me: Headers) -> Any:
         "/api/v1/me/responses",
         json={
             "instrument": "phq-9",
-            "version": "1.0.0",
+            "version": shipped_version("phq-9"),
             "timepoint": "baseline",
             "answers": PHQ9,
             "submit": True,

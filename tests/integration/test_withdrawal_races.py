@@ -20,10 +20,15 @@ from service.services.consent import withdraw
 from service.services.idempotency import deferred_commit
 from service.services.responses import ResponseView, start_response
 from service.services.tokens import authenticate
-from tests.conftest import consented_participant
+from tests.conftest import consented_participant, shipped_version
 
 PHQ9 = {f"phq9_{i}": 1 for i in range(1, 9)} | {"phq9_9": 0, "phq9_10": 1}
-SUBMIT = {"instrument": "phq-9", "version": "1.0.0", "timepoint": "baseline", "answers": PHQ9}
+SUBMIT = {
+    "instrument": "phq-9",
+    "version": shipped_version("phq-9"),
+    "timepoint": "baseline",
+    "answers": PHQ9,
+}
 WAIT_S = 1.0  # long enough for an unblocked request to finish many times over
 
 
@@ -41,7 +46,7 @@ def submit_phq9(session: Session, study_id: str, answers: dict[str, int]) -> Res
         get_keys(),
         study_id,
         instrument_id="phq-9",
-        version="1.0.0",
+        version=shipped_version("phq-9"),
         timepoint="baseline",
         answers=answers,
         submit=True,

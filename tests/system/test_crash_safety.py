@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shipped_version
 from tests.system.harness import (
     Deployment,
     Gunicorn,
@@ -35,7 +36,7 @@ ROUNDS = [
 def submit(base: str, token: str, instrument: str, answers: dict, key: str) -> tuple[int, object]:
     body = {
         "instrument": instrument,
-        "version": "1.0.0",
+        "version": shipped_version(instrument),
         "timepoint": "baseline",
         "answers": answers,
         "submit": True,

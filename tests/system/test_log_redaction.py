@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from service.config import PROJECT_ROOT
+from tests.conftest import shipped_version
 from tests.system.conftest import BIN, free_port, wait_until_healthy
 from tests.system.harness import bearer, call, consented_participant, deploy
 
@@ -132,7 +133,11 @@ def test_canary_tokens_sent_every_way_never_reach_the_logs(tmp_path: Path) -> No
                 url,
                 "POST",
                 "/api/v1/me/responses",
-                {"instrument": "phq-9", "version": "1.0.0", "timepoint": "baseline"},
+                {
+                    "instrument": "phq-9",
+                    "version": shipped_version("phq-9"),
+                    "timepoint": "baseline",
+                },
                 {**bearer(participant), "Idempotency-Key": make("psam_s_", 30)},
             )
             assert status == 500

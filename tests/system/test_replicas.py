@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shipped_version
 from tests.system.harness import Gunicorn, bearer, call, consented_participant, deploy
 
 pytestmark = pytest.mark.system
@@ -25,7 +26,7 @@ def test_two_replicas_share_one_chain_and_store_each_submission_once(tmp_path: P
                 study_id, token = consented_participant(first, deployment)
                 body = {
                     "instrument": "phq-9",
-                    "version": "1.0.0",
+                    "version": shipped_version("phq-9"),
                     "timepoint": "baseline",
                     "answers": PHQ9,
                     "submit": True,

@@ -25,6 +25,7 @@ from service.config import PROJECT_ROOT, config_for_tests
 from service.db import utcnow
 from service.models import Alert, Notification, Response
 from service.services import notifications as outbox
+from tests.conftest import shipped_version
 from tests.mailbox import Mailbox
 from tests.system.conftest import BIN
 from tests.system.harness import Deployment, Gunicorn, bearer, call, consented_participant, deploy
@@ -69,7 +70,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def submit_phq9(base: str, token: str) -> None:
     body = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": shipped_version("phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9,
         "submit": True,
@@ -118,7 +119,7 @@ def seed_alert_messages(deployment: Deployment, count: int) -> None:
                 study_id=study_id,
                 timepoint="baseline",
                 instrument_id="phq-9",
-                version="1.0.0",
+                version=shipped_version("phq-9"),
                 instrument_hash="0" * 64,
                 status="submitted",
                 answers=b"\x00",

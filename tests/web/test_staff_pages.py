@@ -29,7 +29,7 @@ from service.web import staff_session
 from service.web.letters import render_letter
 from service.web.links import link_qr_svg
 from tests.api.test_access_trail import a_failed_message
-from tests.conftest import valid_signature
+from tests.conftest import shipped_version, valid_signature
 from tests.web.conftest import HTML, Page
 
 PHQ9_ALERTING = {**{f"phq9_{i}": 1 for i in range(1, 10)}, "phq9_10": 1}
@@ -285,7 +285,7 @@ def consent_and_alert(client: FlaskClient, token: str) -> None:
     )
     body = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": shipped_version("phq-9"),
         "timepoint": "baseline",
         "answers": PHQ9_ALERTING,
         "submit": True,
@@ -313,7 +313,10 @@ def test_an_analyst_downloads_the_same_export_as_the_api_and_reads_its_manifest(
     wrong = client.get("/staff/exports/download?instrument=phq-9&format=xlsx", headers=HTML)
     assert wrong.status_code == 422
     assert 'href="#format"' in wrong.get_data(as_text=True)
-    asked = "instrument=phq-9&version=1.0.0&format=csv&pseudonyms=study-id&submitted=day"
+    asked = (
+        f"instrument=phq-9&version={shipped_version('phq-9')}"
+        "&format=csv&pseudonyms=study-id&submitted=day"
+    )
     page = client.get(f"/staff/exports/download?{asked}&submitted_since=2020-01-01")
     assert page.status_code == 200
     downloaded = page.get_data()  # the stream ends (and its manifest completes) when read
