@@ -4,15 +4,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The participant pages' message catalogues (Flask-Babel): .po in git, .mo built at install.
+TRANSLATIONS := service/web/translations
 export FLASK_APP := wsgi
 
-.PHONY: run test lint soak-api setup-instance clean
+.PHONY: run test lint soak-api setup-instance clean catalogues
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pybabel compile -q -d $(TRANSLATIONS)
 	touch $@
+
+# The participant pages' words: extract them from the templates and modules (babel.cfg), merge
+# them into each language's catalogue (translators fill in msgstr), then compile. The compiled
+# .mo files are built at install, never committed.
+catalogues: $(BIN)/.installed
+	$(BIN)/pybabel extract -q -F babel.cfg --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -q -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+	$(BIN)/pybabel compile -q -d $(TRANSLATIONS)
 
 # Install, create the local keyring once, migrate, sync instruments, create the first admin
 # token once, then serve.

@@ -25,6 +25,7 @@ from service.models import (
     DataKeyRecord,
     IdentityValue,
     KekPrimary,
+    LanguageChoice,
     Notification,
     Participant,
     ReminderChoice,
@@ -34,7 +35,7 @@ from service.services.keyring import KeyringSource
 IDENTITY_KINDS = ("name", "email", "phone", "signature")
 # Tables without ciphertext whose rows about a participant go at erasure all the same: which
 # messages went to them (a safety alert's among them) is a fact about them.
-ERASED_IN_THE_CLEAR = (Notification, ReminderChoice)
+ERASED_IN_THE_CLEAR = (Notification, ReminderChoice, LanguageChoice)
 XID_MODULUS = 2**32
 
 

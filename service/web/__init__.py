@@ -18,12 +18,14 @@ from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLo
 from service.web import answering as _answering_pages  # noqa: F401 (adds its routes to blp)
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
 from service.web import contact as _contact_pages  # noqa: F401 (adds its routes to blp)
+from service.web import language_switch as _language_switch  # noqa: F401 (adds its route)
 from service.web import participant, staff
 from service.web import reminders as _reminder_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_exports as _export_pages  # noqa: F401 (adds its routes to blp)
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
+from service.web.language import init_languages
 from service.web.letters import load_letter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,6 +42,7 @@ def init_web(app: Flask) -> None:
         ),
         "autoescape": True,
     }
+    init_languages(app)
     app.extensions["psam_letter"] = load_letter(app.config.get("PSAM_LETTER_TEMPLATE"))
     app.register_blueprint(participant.blp)
     app.register_blueprint(staff.blp)

@@ -25,6 +25,7 @@ from service.services import responses
 from service.services.context import participant_context
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import session as web_session
+from service.web.language import remember_at_sign_in
 
 STATIC = Path(__file__).parent / "static"
 NHSUK_FRONTEND = "nhsuk-frontend-10.6.1"
@@ -47,6 +48,7 @@ def _csrf() -> dict[str, Any]:
     return {
         "csrf_token": web_session.current().csrf,
         "signed_in": web_session.current().token_id is not None,
+        "language_switch": True,
     }
 
 
@@ -139,6 +141,7 @@ def start_session() -> Response | str:
         # The code is never shown again: it may be someone's key.
         return render_template("start.html", errors={"access_code": error}, code_value="")
     web_session.sign_in(found)
+    remember_at_sign_in(str(found.study_id))
     # Someone who has not signed the form in force reads what the study is first.
     state = participant_context(get_session(), str(found.study_id)).consent.state
     first = "web.welcome" if state in (NOT_CONSENTED, NEEDS_RECONSENT) else "web.home"
