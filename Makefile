@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 # them into each language's catalogue (translators fill in msgstr), then compile. The compiled
 # .mo files are built at install, never committed.
 catalogues: $(BIN)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel update -q -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
 	$(BIN)/pybabel compile -q -d $(TRANSLATIONS)
 

@@ -17,29 +17,33 @@ from service.domain.errors import InvalidInputError, NotFoundError
 from service.resources import get_keys, ledger_writer
 from service.services.consent import Receipt, history, sign_consent
 from service.services.context import participant_context
+from service.web.language import source_language
 from service.web.participant import SERVICE_NAME, blp
 from service.web.receipt_pdf import receipt_pdf
+from service.web.words import format_datetime, gettext, lazy_gettext
 
-NEED_TO_AGREE = "You need to agree to this to take part"
+NEED_TO_AGREE = lazy_gettext("You need to agree to this to take part")
 # The checkboxes' own message when several needed boxes are blank (the summary names each).
-SEVERAL_MISSING = "Tick each box that says you need to agree to it to take part"
+SEVERAL_MISSING = lazy_gettext("Tick each box that says you need to agree to it to take part")
 # What each clause is about, in a few words, for the error messages ("Tick the box to agree
 # to ..."). The published form cannot change (its hash is signed), so the short names live
 # here; a clause without one is named by its number.
 CLAUSE_NAMES = {
-    "c_information_sheet": "having read the information sheet",
-    "c_voluntary": "taking part of your own free will",
-    "c_audit": "the study's records being checked",
-    "c_take_part": "taking part in the study",
-    "c_contact_interview": "being contacted about an interview",
-    "c_audio_recording": "your interview being recorded",
-    "c_future_research": "your data being used in future research",
+    "c_information_sheet": lazy_gettext("having read the information sheet"),
+    "c_voluntary": lazy_gettext("taking part of your own free will"),
+    "c_audit": lazy_gettext("the study's records being checked"),
+    "c_take_part": lazy_gettext("taking part in the study"),
+    "c_contact_interview": lazy_gettext("being contacted about an interview"),
+    "c_audio_recording": lazy_gettext("your interview being recorded"),
+    "c_future_research": lazy_gettext("your data being used in future research"),
 }
 
 
 def clause_name(clause_id: str, number: int) -> str:
     """A clause's short name, or "statement N" for a clause this page has no name for."""
-    return CLAUSE_NAMES.get(clause_id, f"statement {number}")
+    if clause_id in CLAUSE_NAMES:
+        return str(CLAUSE_NAMES[clause_id])
+    return gettext("statement %(number)s", number=number)
 
 
 def _study_id() -> str:
@@ -60,8 +64,8 @@ def _page(errors: dict[str, str], ticked: set[str], name: str, status: int = 200
         clause_errors=[v for k, v in errors.items() if k.startswith("#clauses")],
         ticked=ticked,
         typed_name=name,
-        need_to_agree=NEED_TO_AGREE,
-        several_missing=SEVERAL_MISSING,
+        need_to_agree=str(NEED_TO_AGREE),
+        several_missing=str(SEVERAL_MISSING),
     )
     return Response(page, status=status, mimetype="text/html")
 
@@ -103,18 +107,20 @@ def _plain_errors(faults: dict[str, list[str]], items: Any) -> dict[str, str]:
     """The service's faults in the words of the page, keyed by the field's anchor."""
     errors: dict[str, str] = {}
     if "form_version" in faults or "form_hash" in faults:
-        errors["#clauses"] = (
+        errors["#clauses"] = gettext(
             "The consent form has changed since you opened this page. Read it again, then sign"
         )
     for number, item in enumerate(items, start=1):
         if f"clauses.{item.id}" in faults:
             anchor = "#clauses" if number == 1 else f"#clauses-{number}"
-            errors[anchor] = f"Tick the box to agree to {clause_name(item.id, number)}"
+            errors[anchor] = gettext(
+                "Tick the box to agree to %(what)s", what=clause_name(item.id, number)
+            )
     if "typed_name" in faults:
         errors["#typed-name"] = (
-            "Type your full name to sign"
+            gettext("Type your full name to sign")
             if not request.form.get("typed_name", "").strip()
-            else "Your name is too long: shorten it to sign"
+            else gettext("Your name is too long: shorten it to sign")
         )
     return errors
 
@@ -134,7 +140,11 @@ def _clause_texts() -> dict[str, str]:
 def signed_at(recorded_at: str) -> str:
     """A log time (ISO 8601, UTC) as a person reads it: "26 November 2026 at 17:05 (UTC)"."""
     when = dt.datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
-    return when.strftime("%-d %B %Y at %H:%M (UTC)")
+    return gettext(
+        "%(date)s at %(time)s (UTC)",
+        date=format_datetime(when, "d MMMM y"),
+        time=format_datetime(when, "HH:mm"),
+    )
 
 
 @blp.route("/consent/receipt", methods=["GET"])
@@ -146,6 +156,10 @@ def consent_receipt() -> str:
         "consent_receipt.html",
         receipt=receipt,
         texts=_clause_texts(),
+        form_language=source_language(
+            participant_context(get_session(), _study_id()).catalogue.consent_form
+        ),
+        language_rows=[],
         signed_at=signed_at(receipt.recorded_at),
     )
 

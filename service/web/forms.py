@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import format_date, gettext
 from werkzeug.datastructures import MultiDict
 
 from service.domain.instruments import Instrument, Item, enabled_items, value_fault
+from service.web.words import format_date, gettext
 
 PER_PAGE = 4
 

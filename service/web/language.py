@@ -76,19 +76,31 @@ def remember_at_sign_in(study_id: str) -> None:
             web_session.choose_language(stored)
 
 
-def localised(value: Any, fallback: str = "en-GB") -> Markup:
-    """A text (a string in ``fallback``, or a map from tag to string) in the page's language,
-    escaped; wrapped in ``<span lang="...">`` when it is in another language than the page.
-    ``fallback`` is the language of the definition's plain strings (its first language)."""
-    text, tag = localise(value, content_language(), fallback)
+def source_language(source: Any) -> str:
+    """The language of a definition's plain strings: ``source`` is a tag, or an instrument
+    (its ``language``, else its definition's)."""
+    if isinstance(source, str):
+        return source
+    language = getattr(source, "language", None)
+    if language is None:
+        definition = getattr(source, "definition", None) or {}
+        language = definition.get("language")
+    return str(language or "en-GB")
+
+
+def localised(value: Any, source: Any = "en-GB") -> Markup:
+    """A text (a string, or a map from tag to string) in the page's language, escaped;
+    wrapped in ``<span lang="...">`` when it is in another language than the page's.
+    ``source`` says what language a plain string is in (``source_language``)."""
+    text, tag = localise(value, content_language(), source_language(source))
     if primary_subtag(tag) == page_language():
         return escape(text)
     return Markup('<span lang="{}">{}</span>').format(primary_subtag(tag), text)
 
 
-def localised_text(value: Any, fallback: str = "en-GB") -> str:
+def localised_text(value: Any, source: Any = "en-GB") -> str:
     """The same text without markup, for where none may go (a page's ``<title>``)."""
-    return localise(value, content_language(), fallback)[0]
+    return localise(value, content_language(), source_language(source))[0]
 
 
 def _selector() -> str:

@@ -21,6 +21,7 @@ from service.api.access import public
 from service.web import session as web_session
 from service.web.language import DEFAULT, LANGUAGES, page_language, switch_to
 from service.web.participant import blp
+from service.web.words import gettext
 
 BACK_FIELD = "back"
 
@@ -62,8 +63,8 @@ def switch_language() -> Response:
     if language not in LANGUAGES:
         page = render_template(
             "error.html",
-            title="Sorry, there is a problem with this page",
-            detail="Choose English or Cymraeg.",
+            title=gettext("Sorry, there is a problem with this page"),
+            detail=gettext("Choose English or Cymraeg."),
             status=400,
         )
         return Response(page, status=400, mimetype="text/html")

@@ -25,7 +25,8 @@ from service.services import responses
 from service.services.context import participant_context
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import session as web_session
-from service.web.language import remember_at_sign_in
+from service.web.language import localised, remember_at_sign_in, source_language
+from service.web.words import gettext
 
 STATIC = Path(__file__).parent / "static"
 NHSUK_FRONTEND = "nhsuk-frontend-10.6.1"
@@ -37,7 +38,7 @@ blp = Blueprint("web", __name__, url_prefix="/p")
 @blp.app_context_processor
 def _layout() -> dict[str, Any]:
     return {
-        "service_name": SERVICE_NAME,
+        "service_name": gettext("Peer Support After Miscarriage"),
         "nhsuk": NHSUK_FRONTEND,
         "csrf_field": web_session.CSRF_FIELD,
     }
@@ -67,9 +68,11 @@ def csrf_refusal(check: Callable[[], None], template: str) -> Response | None:
         except web_session.CsrfError:
             page = render_template(
                 template,
-                title="Sorry, there is a problem with this page",
-                detail="The page was open for too long, or your browser did not send back what "
-                "it was given. Go back, reload the page and try again.",
+                title=gettext("Sorry, there is a problem with this page"),
+                detail=gettext(
+                    "The page was open for too long, or your browser did not send back what "
+                    "it was given. Go back, reload the page and try again."
+                ),
             )
             return Response(page, status=400, mimetype="text/html")
     return None
@@ -90,17 +93,17 @@ def problem_page(problem: Response, template: str = "error.html") -> Response:
     body = problem.get_json(silent=True) or {}
     status = problem.status_code
     if status == 401:
-        title = "Your session has ended"
-        detail = "For your privacy, we sign you out after 30 minutes without activity."
+        title = gettext("Your session has ended")
+        detail = gettext("For your privacy, we sign you out after 30 minutes without activity.")
     elif status == 403:
-        title = "You do not have access"
-        detail = "This page is not open to you."
+        title = gettext("You do not have access")
+        detail = gettext("This page is not open to you.")
     elif status == 404:
-        title = "Page not found"
-        detail = "If you typed the web address, check it is correct."
+        title = gettext("Page not found")
+        detail = gettext("If you typed the web address, check it is correct.")
     else:
-        title = str(body.get("title") or "Sorry, there is a problem with the service")
-        detail = str(body.get("detail") or "Try again later.")
+        title = str(body.get("title") or gettext("Sorry, there is a problem with the service"))
+        detail = str(body.get("detail") or gettext("Try again later."))
     page = render_template(template, title=title, detail=detail, status=status)
     answer = Response(page, status=status, mimetype="text/html")
     for name in ("WWW-Authenticate", "Retry-After"):
@@ -123,16 +126,16 @@ def start_session() -> Response | str:
     code = request.form.get("access_code", "").strip()
     error = None
     if not code:
-        error = "Enter the access code from your letter or email"
+        error = gettext("Enter the access code from your letter or email")
     elif token_kind(code) is not TokenKind.PARTICIPANT:
-        error = "Enter the access code exactly as it appears, starting with psam_p_"
+        error = gettext("Enter the access code exactly as it appears, starting with psam_p_")
     else:
         try:
             found = authenticate(get_session(), code)
         except AuthenticationError:
             # Says why without saying which: the page must not tell whoever holds an old
             # letter that this person left the study.
-            error = (
+            error = gettext(
                 "This access code does not work. A link stops working when the study team "
                 "sends a new one, or when you leave the study and your answers are deleted. "
                 "If you did not leave, ask the study team for a new link"
@@ -182,10 +185,12 @@ def home() -> str:
     consent = [t for t in tasks if t.timepoint == "consent"]
     started = [t for t in tasks if t.status == IN_PROGRESS]
     next_task = next(iter(consent + started + [t for t in tasks if t.status == OPEN]), None)
+    # Each title in the page's language where the instrument has it, marked if not.
     titles = {
-        (t.instrument, t.version): responses.instrument(session, t.instrument, t.version).title
+        (t.instrument, t.version): localised(inst.title, inst)
         for t in tasks
         if t.timepoint != "consent"
+        for inst in [responses.instrument(session, t.instrument, t.version)]
     }
     # Someone who signed an earlier form sees what is new in the one they are asked to sign.
     renewing = bool(consent) and context.consent.form_version is not None
@@ -195,6 +200,7 @@ def home() -> str:
         study_id=study_id,
         consent=context.consent,
         changes=context.catalogue.consent_form.changes if renewing else (),
+        form_language=source_language(context.catalogue.consent_form),
         tasks=tasks,
         next_task=next_task,
     )

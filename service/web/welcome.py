@@ -84,4 +84,5 @@ def welcome() -> str:
         raise NotFoundError("Only a participant reads the welcome page.")
     form = participant_context(get_session(), study_id).catalogue.consent_form
     sheet = information_sheet(form.information_sheet_version)
-    return render_template("welcome.html", form=form, sheet=sheet)
+    # The sheets' text is the study team's English (a Welsh sheet is theirs to add).
+    return render_template("welcome.html", form=form, sheet=sheet, sheet_language="en-GB")
