@@ -67,7 +67,21 @@ class InstrumentVersionSchema(Schema):
         metadata={"description": "SHA-256 of the RFC 8785 canonical JSON of `definition`"},
     )
     published_at = UtcDateTime(required=True)
-    definition = fields.Dict(required=True)
+    definition = fields.Dict(
+        required=True, metadata={"description": "The definition as published: every language"}
+    )
+    languages = fields.List(
+        fields.String(), required=True, metadata={"description": "Its languages, default first"}
+    )
+    language = fields.String(
+        metadata={"description": "With lang or Accept-Language: the language of `localised`"}
+    )
+    localised = fields.Dict(
+        metadata={"description": "With lang or Accept-Language: the definition in one language"}
+    )
+    text_sha256 = fields.String(
+        metadata={"description": "SHA-256 of the RFC 8785 canonical JSON of `localised`"}
+    )
 
 
 class ConsentClauseSchema(Schema):
@@ -82,7 +96,16 @@ class ConsentClauseSchema(Schema):
 class ConsentFormSchema(Schema):
     id = fields.String(required=True)
     version = fields.String(required=True)
-    sha256 = fields.String(required=True)
+    sha256 = fields.String(required=True, metadata={"description": "The version's hash"})
+    language = fields.String(required=True, metadata={"description": "The language shown"})
+    languages = fields.List(fields.String(), required=True)
+    text_sha256 = fields.String(
+        required=True,
+        metadata={
+            "description": "SHA-256 of the canonical JSON of the form in this language: the "
+            "text shown, which the receipt records"
+        },
+    )
     title = fields.String(required=True)
     information_sheet_version = fields.String(required=True)
     preamble = fields.String(allow_none=True)

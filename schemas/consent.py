@@ -65,6 +65,14 @@ class SignConsentSchema(Schema):
         required=True,
     )
     typed_name = fields.String(required=True, validate=validate.Length(max=MAX_NAME + 50))
+    lang = fields.String(
+        validate=validate.Length(min=1, max=35),
+        metadata={"description": "The language the form was shown in (else Accept-Language)"},
+    )
+    text_hash = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The form's text_sha256 in that language, to check it"},
+    )
 
 
 class WithdrawalSchema(Schema):
@@ -80,6 +88,13 @@ class ReceiptSchema(Schema):
     form_hash = fields.String(allow_none=True)
     clauses = fields.Dict(keys=fields.String(), values=fields.Boolean(), allow_none=True)
     scope = fields.String(allow_none=True, validate=validate.OneOf(WITHDRAWAL_SCOPES))
+    language = fields.String(
+        allow_none=True, metadata={"description": "The language the signed form was shown in"}
+    )
+    text_sha256 = fields.String(
+        allow_none=True,
+        metadata={"description": "SHA-256 of the canonical JSON of the form in that language"},
+    )
 
 
 class ReceiptListSchema(Schema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from service.domain.i18n import is_language_tag
 from service.domain.pseudonyms import StudyIdError, parse_study_id
 
 
@@ -49,3 +50,22 @@ class StudyId(fields.String):
             return parse_study_id(text)
         except StudyIdError as exc:
             raise ValidationError(str(exc)) from None
+
+
+class LocalText(fields.Field):
+    """Text a participant reads: a non-empty string (the version's one language), or a map
+    from a BCP 47 tag to a non-empty string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            if not value:
+                raise ValidationError("must not be empty")
+            return value
+        if not isinstance(value, dict) or not value:
+            raise ValidationError("must be a string, or a map from a language tag to a string")
+        for tag, text in value.items():
+            if not is_language_tag(tag):
+                raise ValidationError(f"{tag!r} is not a language tag (BCP 47, e.g. cy-GB)")
+            if not isinstance(text, str) or not text:
+                raise ValidationError(f"the {tag} text must be a non-empty string")
+        return value

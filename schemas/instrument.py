@@ -6,8 +6,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.fields import StrictBoolean, StrictNumber
+from schemas.fields import LocalText, StrictBoolean, StrictNumber
 from service.domain.consent import RECONSENT_POLICIES
+from service.domain.i18n import TRANSLATION_SOURCES, is_language_tag
 from service.domain.instruments import (
     COMPARISONS,
     CONDITION_OPS,
@@ -22,9 +23,35 @@ _VERSION = validate.Regexp(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$", error=
 _TEXT = validate.Length(min=1)
 
 
+def _LANGUAGE(tag: str) -> None:
+    if not is_language_tag(tag):
+        raise ValidationError("must be a BCP 47 language tag, e.g. en-GB or cy-GB")
+
+
+class TranslationSchema(Schema):
+    """Where one language's text comes from: the original, a cited published translation,
+    or the study's own translation with who reviewed it, when, and where its approval stands."""
+
+    source = fields.String(required=True, validate=validate.OneOf(TRANSLATION_SOURCES))
+    citation = fields.String(validate=_TEXT)
+    reviewed_by = fields.String(validate=_TEXT)
+    reviewed_on = fields.Date()
+    status = fields.String(validate=_TEXT)
+
+    @validates_schema
+    def says_what_its_source_needs(self, data: dict[str, Any], **_: Any) -> None:
+        needs = {
+            "published": ("citation",),
+            "study translation": ("reviewed_by", "reviewed_on", "status"),
+        }.get(data.get("source", ""), ())
+        for name in needs:
+            if name not in data:
+                raise ValidationError(f"a {data['source']} names its {name}", name)
+
+
 class ChoiceSchema(Schema):
     code = fields.Integer(required=True, strict=True)
-    label = fields.String(required=True, validate=_TEXT)
+    label = LocalText(required=True)
 
 
 class ConditionSchema(Schema):
@@ -58,7 +85,7 @@ class ComparisonSchema(Schema):
 
 class ItemSchema(Schema):
     id = fields.String(required=True, validate=_ITEM_ID)
-    text = fields.String(required=True, validate=_TEXT)
+    text = LocalText(required=True)
     type = fields.String(required=True, validate=validate.OneOf(ITEM_TYPES))
     required = StrictBoolean(required=True)
     choices = fields.String()
@@ -70,13 +97,13 @@ class ItemSchema(Schema):
         metadata={"description": "A consent clause that 'no-further-contact' withdrawal turns off"}
     )
     enable_when = fields.Nested(ConditionSchema)
-    help = fields.String()
+    help = LocalText()
 
 
 class BandSchema(Schema):
     min = StrictNumber(required=True)
     max = StrictNumber(required=True)
-    label = fields.String(required=True, validate=_TEXT)
+    label = LocalText(required=True)
 
 
 class CriterionSchema(Schema):
@@ -103,7 +130,7 @@ class MissingRuleSchema(Schema):
 
 class ScoreSchema(Schema):
     id = fields.String(required=True, validate=_ITEM_ID)
-    label = fields.String(required=True, validate=_TEXT)
+    label = LocalText(required=True)
     method = fields.String(required=True, validate=validate.OneOf(SCORE_METHODS))
     items = fields.List(fields.String())
     reverse = fields.List(fields.String())
@@ -122,7 +149,7 @@ class AlertSchema(Schema):
     id = fields.String(required=True, validate=_ITEM_ID)
     when = fields.Nested(ConditionSchema, required=True)
     severity = fields.String(required=True, validate=validate.OneOf(("urgent", "routine")))
-    signposting = fields.String(required=True, validate=_TEXT)
+    signposting = LocalText(required=True)
 
 
 class InstrumentDefinitionSchema(Schema):
@@ -131,10 +158,22 @@ class InstrumentDefinitionSchema(Schema):
     id = fields.String(required=True, validate=_ID)
     version = fields.String(required=True, validate=_VERSION)
     kind = fields.String(required=True, validate=validate.OneOf(("questionnaire", "consent")))
-    title = fields.String(required=True, validate=_TEXT)
-    language = fields.String(required=True, validate=_TEXT)
+    title = LocalText(required=True)
+    language = fields.String(
+        required=True, validate=_LANGUAGE, metadata={"description": "The default language"}
+    )
+    languages = fields.List(
+        fields.String(validate=_LANGUAGE),
+        validate=validate.Length(min=1),
+        metadata={"description": "Every language the version's texts are in, default first"},
+    )
+    translations = fields.Dict(
+        keys=fields.String(validate=_LANGUAGE),
+        values=fields.Nested(TranslationSchema),
+        metadata={"description": "For each language, where its text comes from"},
+    )
     source = fields.String(required=True, validate=_TEXT)
-    preamble = fields.String()
+    preamble = LocalText()
     information_sheet_version = fields.String(validate=_TEXT)
     choice_sets = fields.Dict(
         keys=fields.String(validate=_ITEM_ID),
@@ -144,7 +183,7 @@ class InstrumentDefinitionSchema(Schema):
     scores = fields.List(fields.Nested(ScoreSchema), load_default=list)
     alerts = fields.List(fields.Nested(AlertSchema), load_default=list)
     changes = fields.List(
-        fields.String(validate=_TEXT),
+        LocalText(),
         validate=validate.Length(min=1),
         metadata={"description": "A consent form's 'what is new in this version'"},
     )

@@ -28,6 +28,10 @@ class StartResponseSchema(Schema):
         load_default=dict,
     )
     submit = StrictBoolean(load_default=False)
+    lang = fields.String(
+        validate=validate.Length(min=1, max=35),
+        metadata={"description": "The language the questions are shown in (else Accept-Language)"},
+    )
 
 
 class SaveAnswersSchema(Schema):
@@ -64,6 +68,9 @@ class ResponseSchema(Schema):
     answers = _ANSWERS
     scores = fields.List(fields.Nested(ScoreSchema), required=True)
     alerts = fields.List(fields.Nested(SignpostingSchema), required=True)
+    language = fields.String(
+        allow_none=True, metadata={"description": "The language it is answered in"}
+    )
 
 
 class TaskSchema(Schema):

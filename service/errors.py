@@ -99,6 +99,13 @@ MALFORMED_JSON = ProblemType(
     "a NUL character, a repeated key, or nesting deeper than 32 levels. 'errors' names the "
     "place, e.g. 'answers.phq9_1'.",
 )
+UNSUPPORTED_LANGUAGE = ProblemType(
+    "unsupported-language",
+    400,
+    "Unsupported language",
+    "'lang' asks for a language none of the study's published versions is in; 'errors' "
+    "names 'lang' and lists the languages there are.",
+)
 PAYLOAD_TOO_LARGE = ProblemType(
     "payload-too-large", 413, "Request body too large", "The body is over the configured limit."
 )
@@ -164,6 +171,7 @@ CATALOGUE: dict[str, ProblemType] = {
         UNSUPPORTED_MEDIA_TYPE,
         VALIDATION_FAILED,
         UNKNOWN_PARAMETER,
+        UNSUPPORTED_LANGUAGE,
         TOO_MANY_REQUESTS,
         CLIENT_CLOSED_REQUEST,
         NOT_READY,

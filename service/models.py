@@ -248,6 +248,8 @@ class Response(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     # The consent form version the participant's consent stood on when they submitted.
     consent_version: Mapped[str | None] = mapped_column(String(32))
+    # The BCP 47 tag of the texts the response was answered in (empty before revision 0011).
+    language: Mapped[str | None] = mapped_column(String(35))
 
 
 class Alert(Base):

@@ -194,11 +194,15 @@ EXAMPLES: dict[str, Any] = {
         "sha256": INSTRUMENT_HASH,
         "published_at": WHEN,
         "definition": {"id": "phq-9", "version": "1.0.0", "kind": "questionnaire", "items": []},
+        "languages": ["en-GB"],
     },
     "ConsentForm": {
         "id": "consent",
         "version": "1.0.0",
         "sha256": FORM_HASH,
+        "language": "cy-GB",
+        "languages": ["en-GB", "cy-GB"],
+        "text_sha256": INSTRUMENT_HASH,
         "title": "Consent to take part",
         "information_sheet_version": "2.1",
         "preamble": "Please read the participant information sheet first.",
@@ -336,6 +340,7 @@ PUBLIC_KEY_PEM = (
 
 # Parameters by name (path, query and header alike), for those with no enum or default.
 PARAMETER_EXAMPLES: dict[str, Any] = {
+    "lang": "cy-GB",
     "alert_id": UUID_2,
     "checkpoint_id": UUID_2,
     "export_id": UUID_1,

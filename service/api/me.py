@@ -24,6 +24,7 @@ from schemas.responses import (
 from service.api.access import current_principal, requires_roles
 from service.api.erasure import purge_after_commit
 from service.api.idempotency import idempotent
+from service.api.languages import requested_language
 from service.db import get_session
 from service.resources import get_keys, ledger_writer
 from service.services import responses
@@ -74,14 +75,17 @@ def my_receipts() -> dict[str, Any]:
 @blp.arguments(SignConsentSchema)
 @blp.response(201, ReceiptSchema)
 def sign(body: dict[str, Any]) -> Receipt:
-    """Sign the consent form in force; the receipt says where the signature sits in the log."""
+    """Sign the consent form in force; the receipt says where the signature sits in the log,
+    and which language's text (and its hash) was signed."""
     session = get_session()
+    language = requested_language(body.pop("lang", None))
     return sign_consent(
         session,
         get_keys(),
         ledger_writer(session),
         current_principal(),
         per_day=current_app.config["PSAM_CONSENT_SIGNINGS_PER_DAY"],
+        language=language,
         **body,
     )
 
@@ -117,6 +121,7 @@ def start_response(body: dict[str, Any]) -> responses.ResponseView:
         timepoint=body["timepoint"],
         answers=body["answers"],
         submit=body["submit"],
+        language=requested_language(body.get("lang")),
     )
 
 

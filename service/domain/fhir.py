@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from service.domain.i18n import render
 from service.domain.instruments import Condition, Instrument, Item, compare
 
 FHIR_VERSION = "4.0.1"
@@ -119,8 +120,9 @@ def resource_name(instrument_id: str) -> str:
 
 
 def questionnaire(instrument: Instrument, at: FhirBase, published_at: str) -> dict[str, Any]:
-    """One published instrument version (or consent form) as a Questionnaire."""
-    definition = instrument.definition
+    """One published instrument version (or consent form) as a Questionnaire, its texts in
+    the version's default language (the others are not carried: see docs/languages.md)."""
+    definition = render(instrument.definition, instrument.languages[0])
     url = at.questionnaire_url(instrument.id)
     sets = _choice_set_names(definition)
     items: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.domain.canonical import content_hash
+from service.domain.i18n import languages_of, negotiate, render, translation_faults
 
 ITEM_TYPES = ("choice", "multi_choice", "integer", "decimal", "text", "date", "boolean")
 COMPARISONS = ("==", "!=", ">", ">=", "<", "<=")
@@ -135,6 +136,12 @@ class Instrument:
     definition: Mapping[str, Any] = field(repr=False, compare=False)
     changes: tuple[str, ...] = ()
     reconsent: str | None = None  # a consent form's rule for earlier signers
+    preamble: str | None = None
+    # The texts above are in ``language``, one of ``languages`` (the version's, default
+    # first); ``sha256`` covers every language, ``text_sha256`` the texts as shown here.
+    language: str = "en-GB"
+    languages: tuple[str, ...] = ("en-GB",)
+    text_sha256: str = ""
     by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -150,9 +157,15 @@ def version_key(version: str) -> tuple[int, int, int]:
     return (major, minor, patch)
 
 
-def parse_instrument(data: Mapping[str, Any]) -> Instrument:
-    """Build an Instrument from a structurally valid definition, checking its meaning."""
-    faults: list[tuple[str, str]] = []
+def parse_instrument(data: Mapping[str, Any], language: str | None = None) -> Instrument:
+    """Build an Instrument from a structurally valid definition, checking its meaning, with
+    its texts in ``language`` (the best match the version offers; by default its first)."""
+    faults = translation_faults(data)
+    if faults:
+        raise DefinitionError(faults)
+    languages = languages_of(data)
+    lang = negotiate([language or languages[0]], languages)
+    full, data = data, render(data, lang)
     sets: dict[str, tuple[Choice, ...]] = {}
     for name, options in data.get("choice_sets", {}).items():
         sets[name] = tuple(Choice(o["code"], o["label"]) for o in options)
@@ -209,15 +222,27 @@ def parse_instrument(data: Mapping[str, Any]) -> Instrument:
         version=data["version"],
         kind=data["kind"],
         title=data["title"],
-        sha256=content_hash(data),
+        sha256=content_hash(full),
         items=tuple(items),
         scores=scores,
         alerts=tuple(alerts),
         information_sheet_version=data.get("information_sheet_version"),
-        definition=data,
+        definition=full,
         changes=tuple(data.get("changes", ())),
         reconsent=data.get("reconsent"),
+        preamble=data.get("preamble"),
+        language=lang,
+        languages=tuple(languages),
+        text_sha256=content_hash(data),
     )
+
+
+def in_language(instrument: Instrument, language: str) -> Instrument:
+    """The same version with its texts in ``language`` (or the closest it offers): the same
+    ids, codes, rules and ``sha256``; its own ``text_sha256``."""
+    if negotiate([language], list(instrument.languages)) == instrument.language:
+        return instrument
+    return parse_instrument(instrument.definition, language)
 
 
 def _check_unique(ids: Iterable[str], path: str, faults: list[tuple[str, str]]) -> None:

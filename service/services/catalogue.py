@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.db import utcnow
 from service.domain.errors import NotFoundError
-from service.domain.instruments import Instrument, parse_instrument, version_key
+from service.domain.instruments import Instrument, in_language, parse_instrument, version_key
 from service.domain.protocol import Protocol, parse_protocol, protocol_in_force
 from service.models import InstrumentVersion, ProtocolVersion
 from service.services.audit import Trail
@@ -169,13 +169,26 @@ class Catalogue:
     instruments: Mapping[tuple[str, str], Instrument]
     consent_forms: Sequence[Instrument]  # oldest version first
     protocols: Sequence[Protocol]  # oldest version first
+    # Versions with their texts in another language, parsed when first asked for.
+    localised: dict[tuple[str, str, str], Instrument] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
-    def instrument(self, instrument_id: str, version: str) -> Instrument:
-        """One published version, or NotFoundError."""
+    def instrument(
+        self, instrument_id: str, version: str, language: str | None = None
+    ) -> Instrument:
+        """One published version, or NotFoundError; with ``language``, its texts in that
+        language when the version has it (otherwise in its first)."""
         found = self.instruments.get((instrument_id, version))
         if found is None:
             raise NotFoundError(f"There is no instrument {instrument_id} version {version}.")
-        return found
+        return found if language is None else self._in(found, language)
+
+    def _in(self, found: Instrument, language: str) -> Instrument:
+        key = (found.id, found.version, language)
+        if key not in self.localised:
+            self.localised[key] = in_language(found, language)
+        return self.localised[key]
 
     @property
     def consent_form(self) -> Instrument:
@@ -183,6 +196,19 @@ class Catalogue:
         if not self.consent_forms:
             raise NotFoundError("No consent form has been published yet.")
         return self.consent_forms[-1]
+
+    def consent_form_in(self, language: str | None) -> Instrument:
+        """The consent form in force, its texts in ``language`` when it has it."""
+        form = self.consent_form
+        return form if language is None else self._in(form, language)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language a published version is in, versions' defaults first: what a
+        ``lang`` parameter may ask for."""
+        versions = [self.instruments[key] for key in sorted(self.instruments)]
+        defaults = [found.languages[0] for found in versions]
+        return tuple(dict.fromkeys(defaults + [t for f in versions for t in f.languages]))
 
     @property
     def reconsent_policies(self) -> dict[str, str | None]:

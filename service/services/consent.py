@@ -54,6 +54,10 @@ class Receipt:
     form_hash: str | None
     clauses: Mapping[str, bool] | None
     scope: str | None
+    # The language the form was shown in and the hash of that exact text (signed since
+    # revision 0011; None on earlier receipts and on withdrawals).
+    language: str | None = None
+    text_sha256: str | None = None
 
 
 def receipt_of(entry: Entry) -> Receipt:
@@ -68,6 +72,8 @@ def receipt_of(entry: Entry) -> Receipt:
         form_hash=form.get("sha256"),
         clauses=event.get("clauses"),
         scope=event.get("scope"),
+        language=form.get("language"),
+        text_sha256=form.get("text_sha256"),
     )
 
 
@@ -127,8 +133,12 @@ def sign_consent(
     clauses: Mapping[str, Any],
     typed_name: str,
     per_day: int,
+    language: str | None = None,
+    text_hash: str | None = None,
 ) -> Receipt:
-    """Record a signature: evidence encrypted in the vault, an event in the log. Commits."""
+    """Record a signature: evidence encrypted in the vault, an event in the log naming the
+    language the form was shown in (``language``, or the closest the form has) and the hash
+    of that text; ``text_hash``, when given, must be it. Commits."""
     study_id = principal.study_id
     if study_id is None:
         raise NotFoundError("Only a participant signs the consent form.")
@@ -138,8 +148,10 @@ def sign_consent(
     fault = signing_fault_for_state(context.consent)
     if fault:
         raise WithdrawnError(fault)
-    form = context.catalogue.consent_form
+    form = context.catalogue.consent_form_in(language)
     faults = signing_faults(form, form_version, form_hash, clauses, typed_name)
+    if text_hash is not None and text_hash != form.text_sha256 and not faults:
+        faults["text_hash"] = [f"does not match the {form.language} text of the form served"]
     if faults:
         raise InvalidInputError(faults)
     evidence = {"typed_name": typed_name.strip(), "signed_at": utcnow().isoformat()}
@@ -155,7 +167,13 @@ def sign_consent(
         {
             "type": "consent",
             "study_id": study_id,
-            "form": {"id": form.id, "version": form.version, "sha256": form.sha256},
+            "form": {
+                "id": form.id,
+                "version": form.version,
+                "sha256": form.sha256,
+                "language": form.language,
+                "text_sha256": form.text_sha256,
+            },
             "clauses": recorded_clauses(form, clauses),
             "commitment": commitment.hex(),
             "actor": principal.actor(),

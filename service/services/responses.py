@@ -53,11 +53,15 @@ class ResponseView:
     answers: dict[str, Any]
     scores: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    language: str | None = None
 
 
-def instrument(session: Session, instrument_id: str, version: str) -> Instrument:
-    """A published instrument version, parsed (from the catalogue in force)."""
-    return catalogue(session).instrument(instrument_id, version)
+def instrument(
+    session: Session, instrument_id: str, version: str, language: str | None = None
+) -> Instrument:
+    """A published instrument version, parsed (from the catalogue in force), its texts in
+    ``language`` when it has them (otherwise in its first language): what a page shows."""
+    return catalogue(session).instrument(instrument_id, version, language)
 
 
 def require_consent(consent: ConsentState) -> None:
@@ -143,8 +147,10 @@ def start_response(
     timepoint: str,
     answers: Mapping[str, Any],
     submit: bool,
+    language: str | None = None,
 ) -> ResponseView:
-    """Start a response to a task (or submit it in one go). Commits."""
+    """Start a response to a task (or submit it in one go), recording the language it is
+    answered in: ``language`` if the version has it, else its first. Commits."""
     context, vault = _writable(session, keys, study_id)
     point = _check_window(context, timepoint, utcnow().date())
     if (instrument_id, version) not in point.instruments:
@@ -153,6 +159,7 @@ def start_response(
             {"instrument": [f"{instrument_id} {version} is not asked for at {timepoint} ({asked})"]}
         )
     inst = context.catalogue.instrument(instrument_id, version)
+    shown = context.catalogue.instrument(instrument_id, version, language).language
     errors = validate_answers(inst, answers, complete=submit)
     if errors:
         raise _answer_errors(errors)
@@ -169,6 +176,7 @@ def start_response(
         updated_at=now,
         submitted_at=None,
         consent_version=None,
+        language=shown,
     )
     row.answers = vault.encrypt(dict(answers), "responses", "answers", row.id, study_id)
     raised = (
@@ -327,4 +335,5 @@ def _view(
         answers=answers,
         scores=scores,
         alerts=[asdict(a) for a in raised],
+        language=row.language,
     )

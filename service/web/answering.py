@@ -23,7 +23,13 @@ from service.resources import get_keys
 from service.services import responses
 from service.services.context import participant_context
 from service.web import forms
-from service.web.language import localised, page_language, source_language
+from service.web.language import (
+    content_language,
+    localised,
+    page_language,
+    source_language,
+    untranslated_note,
+)
 from service.web.participant import blp
 from service.web.words import gettext, lazy_gettext
 
@@ -49,7 +55,7 @@ def _go(endpoint: str, **values: Any) -> Response:
 def _response(response_id: uuid.UUID) -> tuple[responses.ResponseView, Instrument]:
     session = get_session()
     view = responses.get_response(session, get_keys(), _study_id(), response_id)
-    return view, responses.instrument(session, view.instrument, view.version)
+    return view, responses.instrument(session, view.instrument, view.version, content_language())
 
 
 def _task(session: Session, timepoint: str, instrument_id: str) -> Task:
@@ -67,7 +73,7 @@ def questionnaire(timepoint: str, instrument_id: str) -> str:
     """A questionnaire's preamble, with a button to start (or a link to carry on)."""
     session = get_session()
     task = _task(session, timepoint, instrument_id)
-    inst = responses.instrument(session, instrument_id, task.version)
+    inst = responses.instrument(session, instrument_id, task.version, content_language())
     return render_template(
         "questionnaire.html",
         task=task,
@@ -83,7 +89,7 @@ def language_note(inst: Instrument) -> str | None:
     scale is shown only in a published translation, and none is available for it here)."""
     if primary_subtag(source_language(inst)) == page_language():
         return None
-    return gettext(
+    return untranslated_note(inst.id) or gettext(
         "This questionnaire is a standard scale, tested in the words it was published in. "
         "We do not have a published Welsh version of it, so it is shown in English. "
         "The study team can help if you have any questions about it."
@@ -107,6 +113,7 @@ def start_questionnaire(timepoint: str, instrument_id: str) -> Response:
             timepoint=timepoint,
             answers={},
             submit=False,
+            language=content_language(),
         )
     except ConflictError:  # started a moment ago, in another tab
         session.rollback()

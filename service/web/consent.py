@@ -14,10 +14,11 @@ from flask import Response, current_app, redirect, render_template, request, url
 from service.api.access import current_principal, participant_page
 from service.db import get_session
 from service.domain.errors import InvalidInputError, NotFoundError
+from service.domain.instruments import Instrument
 from service.resources import get_keys, ledger_writer
 from service.services.consent import Receipt, history, sign_consent
 from service.services.context import participant_context
-from service.web.language import source_language
+from service.web.language import content_language, language_name, source_language
 from service.web.participant import SERVICE_NAME, blp
 from service.web.receipt_pdf import receipt_pdf
 from service.web.words import format_datetime, gettext, lazy_gettext
@@ -54,7 +55,7 @@ def _study_id() -> str:
 
 
 def _page(errors: dict[str, str], ticked: set[str], name: str, status: int = 200) -> Response:
-    form = participant_context(get_session(), _study_id()).catalogue.consent_form
+    form = _form()
     error_list = [{"text": text, "href": href} for href, text in errors.items()]
     page = render_template(
         "consent.html",
@@ -81,7 +82,7 @@ def consent_form() -> Response:
 @participant_page
 def sign() -> Response:
     session = get_session()
-    form = participant_context(session, _study_id()).catalogue.consent_form
+    form = _form()
     ticked = set(request.form.getlist("clauses"))
     name = request.form.get("typed_name", "")
     clauses = {item.id: item.id in ticked for item in form.items}
@@ -96,6 +97,9 @@ def sign() -> Response:
             form_hash=request.form.get("form_hash", ""),
             clauses=clauses,
             typed_name=name,
+            # The language and the hash of the exact text this form was shown in.
+            language=request.form.get("form_language") or form.language,
+            text_hash=request.form.get("text_hash", ""),
         )
     except InvalidInputError as exc:
         session.rollback()
@@ -106,7 +110,7 @@ def sign() -> Response:
 def _plain_errors(faults: dict[str, list[str]], items: Any) -> dict[str, str]:
     """The service's faults in the words of the page, keyed by the field's anchor."""
     errors: dict[str, str] = {}
-    if "form_version" in faults or "form_hash" in faults:
+    if {"form_version", "form_hash", "text_hash"} & set(faults):
         errors["#clauses"] = gettext(
             "The consent form has changed since you opened this page. Read it again, then sign"
         )
@@ -132,9 +136,31 @@ def _last_consent() -> Receipt:
     return receipts[-1]
 
 
-def _clause_texts() -> dict[str, str]:
-    form = participant_context(get_session(), _study_id()).catalogue.consent_form
-    return {item.id: item.text for item in form.items}
+def _form(language: str | None = None) -> Instrument:
+    """The consent form in force, in ``language`` (by default the page's) where it has it."""
+    catalogue = participant_context(get_session(), _study_id()).catalogue
+    return catalogue.consent_form_in(language or content_language())
+
+
+def _clause_texts(receipt: Receipt) -> dict[str, str]:
+    """The clauses' texts in the language the form was signed in."""
+    return {item.id: item.text for item in _form(receipt.language).items}
+
+
+def _language_rows(receipt: Receipt) -> list[dict[str, Any]]:
+    """The receipt's language and the fingerprint of the exact text signed, if it names them."""
+    if receipt.language is None:
+        return []
+    return [
+        {
+            "key": {"text": gettext("Language of the form")},
+            "value": {"text": language_name(receipt.language)},
+        },
+        {
+            "key": {"text": gettext("Fingerprint of the text you read")},
+            "value": {"text": receipt.text_sha256 or ""},
+        },
+    ]
 
 
 def signed_at(recorded_at: str) -> str:
@@ -155,11 +181,9 @@ def consent_receipt() -> str:
     return render_template(
         "consent_receipt.html",
         receipt=receipt,
-        texts=_clause_texts(),
-        form_language=source_language(
-            participant_context(get_session(), _study_id()).catalogue.consent_form
-        ),
-        language_rows=[],
+        texts=_clause_texts(receipt),
+        form_language=receipt.language or source_language(_form()),
+        language_rows=_language_rows(receipt),
         signed_at=signed_at(receipt.recorded_at),
     )
 
@@ -169,7 +193,9 @@ def consent_receipt() -> str:
 def consent_receipt_pdf() -> Response:
     """The receipt as a PDF to keep; never stored by a browser's cache or a proxy."""
     receipt = _last_consent()
-    body = receipt_pdf(receipt, _clause_texts(), signed_at(receipt.recorded_at), SERVICE_NAME)
+    body = receipt_pdf(
+        receipt, _clause_texts(receipt), signed_at(receipt.recorded_at), SERVICE_NAME
+    )
     answer = Response(body, mimetype="application/pdf")
     answer.headers["Content-Disposition"] = (
         f'attachment; filename="consent-receipt-{receipt.seq}.pdf"'

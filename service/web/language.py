@@ -10,10 +10,12 @@ language than the page's with its own ``lang`` attribute. The staff console stay
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel
 from markupsafe import Markup, escape
 
@@ -21,11 +23,13 @@ from service.db import get_session
 from service.domain.i18n import localise, negotiate, parse_accept_language, primary_subtag
 from service.services.languages import choose_language, language_choice
 from service.web import session as web_session
+from service.web.words import gettext
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 # The pages' languages, the default first, each named in itself (as the switch shows it).
 LANGUAGES = {"en": "English", "cy": "Cymraeg"}
 DEFAULT = "en"
+DEFAULT_TAG = "en-GB"
 # The tag an instrument's text map uses for each (the study writes en-GB, cy-GB).
 CONTENT_TAGS = {"en": "en-GB", "cy": "cy-GB"}
 
@@ -101,6 +105,31 @@ def localised(value: Any, source: Any = "en-GB") -> Markup:
 def localised_text(value: Any, source: Any = "en-GB") -> str:
     """The same text without markup, for where none may go (a page's ``<title>``)."""
     return localise(value, content_language(), source_language(source))[0]
+
+
+def language_name(tag: str) -> str:
+    """A language's name in the page's words, with its tag: "Welsh (cy-GB)"."""
+    names = {"en": gettext("English"), "cy": gettext("Welsh")}
+    return f"{names.get(primary_subtag(tag), tag)} ({tag})"
+
+
+@cache
+def _study_languages(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def untranslated_note(instrument_id: str) -> str | None:
+    """The study's sentence (``languages.json`` beside the definitions) on why a standard
+    scale is shown only in English, in the page's language; None if it has none."""
+    folder = Path(current_app.config["PSAM_INSTRUMENTS_DIR"])
+    untranslated = _study_languages(folder / "languages.json").get("untranslated", {})
+    if instrument_id not in untranslated.get("instruments", ()):
+        return None
+    why = untranslated.get("why", {})
+    return str(localise(why, content_language(), DEFAULT_TAG)[0]) if why else None
 
 
 def _selector() -> str:

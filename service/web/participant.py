@@ -25,7 +25,12 @@ from service.services import responses
 from service.services.context import participant_context
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import session as web_session
-from service.web.language import localised, remember_at_sign_in, source_language
+from service.web.language import (
+    content_language,
+    localised,
+    remember_at_sign_in,
+    source_language,
+)
 from service.web.words import gettext
 
 STATIC = Path(__file__).parent / "static"
@@ -190,17 +195,18 @@ def home() -> str:
         (t.instrument, t.version): localised(inst.title, inst)
         for t in tasks
         if t.timepoint != "consent"
-        for inst in [responses.instrument(session, t.instrument, t.version)]
+        for inst in [responses.instrument(session, t.instrument, t.version, content_language())]
     }
     # Someone who signed an earlier form sees what is new in the one they are asked to sign.
     renewing = bool(consent) and context.consent.form_version is not None
+    form = context.catalogue.consent_form_in(content_language())
     return render_template(
         "home.html",
         titles=titles,
         study_id=study_id,
         consent=context.consent,
-        changes=context.catalogue.consent_form.changes if renewing else (),
-        form_language=source_language(context.catalogue.consent_form),
+        changes=form.changes if renewing else (),
+        form_language=source_language(form),
         tasks=tasks,
         next_task=next_task,
     )

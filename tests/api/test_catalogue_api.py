@@ -7,6 +7,8 @@ from tests.conftest import SHIPPED_IDS
 
 EXPECTED = SHIPPED_IDS
 AMENDED = EXPECTED - {"follow-up"}  # 1.0.0 and, since amendment 1.1, 1.1.0
+# The study's own texts in Welsh too: new versions, since published ones never change.
+WELSH = {"about-you": ["1.0.1", "1.1.1"], "peer-support": ["1.0.1", "1.1.1"], "consent": ["1.1.1"]}
 
 
 def test_the_catalogue_lists_every_instrument_with_version_and_hash(client: FlaskClient) -> None:
@@ -18,7 +20,10 @@ def test_the_catalogue_lists_every_instrument_with_version_and_hash(client: Flas
     assert entries["phq-9"]["title"].startswith("Patient Health Questionnaire")
     for name, entry in entries.items():
         versions = [v["version"] for v in entry["versions"]]
-        assert versions == (["1.0.0", "1.1.0"] if name in AMENDED else ["1.0.0"])
+        expected = ["1.0.0", "1.1.0"] if name in AMENDED else ["1.0.0"]
+        if name in WELSH:  # a Welsh version beside each of the study's own
+            expected = sorted({*expected, *WELSH[name]})
+        assert versions == expected
         for version in entry["versions"]:
             assert len(version["sha256"]) == 64 and version["published_at"].endswith("Z")
 
@@ -64,9 +69,10 @@ def test_the_consent_form_has_its_version_hash_and_clauses(client: FlaskClient) 
     assert first["information_sheet_version"].startswith("1.0")
     assert "version 1.0" in items[0]["text"]
 
-    form = client.get("/api/v1/consent/form").get_json()  # in force: amendment 1.1
-    assert form["id"] == "consent" and form["version"] == "1.1.0"
-    stored = client.get("/api/v1/instruments/consent/versions/1.1.0").get_json()
+    form = client.get("/api/v1/consent/form").get_json()  # in force: 1.1 with Welsh
+    assert form["id"] == "consent" and form["version"] == "1.1.1"
+    assert form["language"] == "en-GB" and form["languages"] == ["en-GB", "cy-GB"]
+    stored = client.get("/api/v1/instruments/consent/versions/1.1.1").get_json()
     assert form["sha256"] == stored["sha256"]
     required = {c["id"] for c in form["clauses"] if c["required"]}
     optional = {c["id"] for c in form["clauses"] if not c["required"]}
@@ -84,7 +90,8 @@ def test_the_consent_form_has_its_version_hash_and_clauses(client: FlaskClient) 
         "c_anonymised_quotes",
         "c_future_research",
     }
-    assert form["reconsent"] == "required" and len(form["changes"]) >= 3
+    assert form["reconsent"] == "optional" and len(form["changes"]) >= 3
+    assert "Welsh" in form["changes"][-1]
     assert "version 1.1" in form["clauses"][0]["text"]
 
 

@@ -242,9 +242,9 @@ def test_a_new_consent_form_version_asks_everyone_to_consent_again(
     publish_consent_form(session, instruments_copy, "1.2.0", "required")
 
     consent = client.get("/api/v1/me", headers=me).get_json()["consent"]
-    assert consent["state"] == "needs-reconsent" and consent["form_version"] == "1.1.0"
+    assert consent["state"] == "needs-reconsent" and consent["form_version"] == "1.1.1"
     stale = client.post(
-        "/api/v1/me/consent", json=valid_signature(client, form_version="1.1.0"), headers=me
+        "/api/v1/me/consent", json=valid_signature(client, form_version="1.1.1"), headers=me
     )
     assert stale.status_code == 422 and "form_version" in stale.get_json()["errors"]
     renewed = client.post("/api/v1/me/consent", json=valid_signature(client), headers=me)
@@ -273,7 +273,7 @@ def test_a_version_that_lets_people_continue_offers_itself_and_takes_data_meanwh
 
     view = client.get("/api/v1/me", headers=me).get_json()
     assert view["consent"]["state"] == "consented"
-    assert view["consent"]["form_version"] == "1.1.0"
+    assert view["consent"]["form_version"] == "1.1.1"
     assert view["consent"]["offered_version"] == "1.2.0"
     assert view["tasks"][0]["instrument"] == "consent" and view["tasks"][0]["version"] == "1.2.0"
     started = client.post(

@@ -36,8 +36,20 @@ def participant(client: FlaskClient, researcher: Headers) -> Callable[..., tuple
     return make
 
 
+def asked_version(client: FlaskClient, me: Headers, instrument: str, timepoint: str) -> str:
+    """The version the task list asks for (the protocol in force decides, so a test that
+    reads it passes on any day, before and after an amendment takes effect)."""
+    tasks = client.get("/api/v1/me", headers=me).get_json().get("tasks", [])
+    found = [
+        t["version"] for t in tasks if (t["instrument"], t["timepoint"]) == (instrument, timepoint)
+    ]
+    return found[0] if found else "1.0.0"  # not asked for: a version that exists
+
+
 def start(client: FlaskClient, me: Headers, instrument: str = "phq-9", **body: object):
-    payload = {"instrument": instrument, "version": "1.0.0", "timepoint": "baseline", **body}
+    timepoint = str(body.pop("timepoint", "baseline"))
+    version = asked_version(client, me, instrument, timepoint)
+    payload = {"instrument": instrument, "version": version, "timepoint": timepoint, **body}
     return client.post("/api/v1/me/responses", json=payload, headers=me)
 
 
@@ -50,7 +62,7 @@ def test_the_whole_journey(client: FlaskClient, participant, researcher: Headers
         client.post("/api/v1/me/consent", json=valid_signature(client), headers=me).status_code
         == 201
     )
-    assert form["version"] == "1.1.0"
+    assert form["version"] == tasks[0]["version"]
 
     me_view = client.get("/api/v1/me", headers=me).get_json()
     assert me_view["study_id"] == study_id and me_view["consent"]["state"] == "consented"
@@ -270,7 +282,7 @@ def test_an_idempotent_retry_replays_the_first_answer_and_a_changed_body_is_422(
     keyed = {**me, "Idempotency-Key": "3f1e2c7a-retry"}
     body = {
         "instrument": "gad-7",
-        "version": "1.0.0",
+        "version": asked_version(client, me, "gad-7", "baseline"),
         "timepoint": "baseline",
         "answers": {f"gad7_{i}": 1 for i in range(1, 8)},
         "submit": True,

@@ -23,8 +23,9 @@ def test_syncing_the_same_files_again_changes_nothing(
 ) -> None:
     report = sync_definitions(session, load_definitions(instruments_copy))
     assert report.added == [] and report.refused == []
-    # 15 definitions (1.0.0 and amendment 1.1's new versions) and two protocol versions
-    assert len(report.unchanged) == 17
+    # 15 definitions (1.0.0 and amendment 1.1's new versions), 5 Welsh versions (about-you
+    # and peer-support 1.0.1 and 1.1.1, consent 1.1.1) and four protocol versions
+    assert len(report.unchanged) == 24
 
 
 def test_a_new_version_file_is_added_beside_the_old(
@@ -64,13 +65,13 @@ def test_one_changed_character_in_a_published_file_refuses_the_whole_sync(
             select(InstrumentVersion.version).where(InstrumentVersion.instrument_id == "gad-7")
         )
     ) == ["1.0.0", "1.1.0"]
-    assert len(session.scalars(select(InstrumentVersion)).all()) == 15
+    assert len(session.scalars(select(InstrumentVersion)).all()) == 20
 
 
 def test_the_consent_form_in_force_is_the_highest_version(
     session: Session, instruments_copy: Path
 ) -> None:
-    assert current_consent_form(session).version == "1.1.0"
+    assert current_consent_form(session).version == "1.1.1"
     bump(instruments_copy, "consent", "1.10.0")
     bump(instruments_copy, "consent", "1.9.0")
     sync_definitions(session, load_definitions(instruments_copy))
