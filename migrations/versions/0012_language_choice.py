@@ -1,7 +1,7 @@
 """the language a participant chose for the pages
 
 Revision ID: 0012_language_choice
-Revises: 0010_interviews
+Revises: 0011_languages
 Create Date: 2026-11-26 21:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_language_choice"
-down_revision: str | None = "0010_interviews"
+down_revision: str | None = "0011_languages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -99,7 +99,7 @@ def sign() -> Response:
             typed_name=name,
             # The language and the hash of the exact text this form was shown in.
             language=request.form.get("form_language") or form.language,
-            text_hash=request.form.get("text_hash", ""),
+            text_hash=request.form.get("text_hash") or None,
         )
     except InvalidInputError as exc:
         session.rollback()

@@ -46,8 +46,9 @@ def page_language() -> str:
     if "page_language" not in g:
         chosen = web_session.current().language or _stored_choice()
         if chosen not in LANGUAGES:
+            # The pages' languages are primary subtags: "en-GB, cy;q=0.9" wants English.
             wanted = parse_accept_language(request.headers.get("Accept-Language"))
-            chosen = negotiate(wanted, list(LANGUAGES))
+            chosen = negotiate([primary_subtag(tag) for tag in wanted], list(LANGUAGES))
         g.page_language = chosen
     found: str = g.page_language
     return found
