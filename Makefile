@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 # .mo files are built at install, never committed.
 catalogues: $(BIN)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
 # Install, create the local keyring once, migrate, sync instruments, create the first admin

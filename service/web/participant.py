@@ -54,7 +54,6 @@ def _csrf() -> dict[str, Any]:
     return {
         "csrf_token": web_session.current().csrf,
         "signed_in": web_session.current().token_id is not None,
-        "language_switch": True,
     }
 
 

@@ -48,9 +48,9 @@ def look(journey: Journey, page: Page, label: str, *, english_inside: bool = Fal
         expect(marked.first).to_be_attached()
     else:
         expect(marked).to_have_count(0)
-    # The switch back to English is on every page, named in English, as English.
-    switch = page.get_by_role("button", name="English", exact=True)
-    expect(switch).to_have_attribute("lang", "en")
+    # The switch back to English is on every page, named in English, marked as English.
+    switch = page.get_by_role("link", name="English", exact=True)
+    expect(switch.locator("span")).to_have_attribute("lang", "en")
     journey.look(page, label)
 
 
@@ -129,8 +129,8 @@ def sign_in_welsh(journey: Journey, page: Page, link: str) -> None:
     open_link(journey, page, link)
     journey.look(page, "welcome-in-english")
     assert page.locator("html").get_attribute("lang") == "en"
-    cymraeg = page.get_by_role("button", name="Cymraeg", exact=True)
-    expect(cymraeg).to_have_attribute("lang", "cy")
+    cymraeg = page.get_by_role("link", name="Cymraeg", exact=True)
+    expect(cymraeg.locator("span")).to_have_attribute("lang", "cy")
     cymraeg.focus()  # by keyboard, as anyone may
     page.keyboard.press("Enter")
     expect(page.locator("html")).to_have_attribute("lang", "cy")

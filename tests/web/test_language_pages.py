@@ -28,27 +28,25 @@ def html_lang(page: Page) -> str:
     return found.group(1)
 
 
-def switch_button(page: Page) -> tuple[str, str]:
-    """The switch's (value, lang attribute) and its text, from the page's one switch form."""
+def main_html(page: Page) -> str:
+    """The page's main part: where the texts are (the header holds the switch)."""
+    return page.html.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def switch_link(page: Page) -> tuple[str, str, str]:
+    """The header's language link: where it leads, its text's lang and its text."""
     found = re.search(
-        r'<form[^>]*action="/p/language".*?<button[^>]*value="([^"]+)"[^>]*lang="([^"]+)"'
-        r"[^>]*>\s*(.*?)\s*</button>",
+        r'<a[^>]*href="(/p/language/[^"]*)"[^>]*>\s*<span lang="([^"]+)">([^<]+)</span>',
         page.html,
-        re.S,
     )
     assert found is not None, "no language switch on the page"
-    value, lang, text = found.groups()
-    assert value == lang
-    return lang, text
+    href, lang, text = found.groups()
+    return href, lang, text
 
 
-def switch(client: FlaskClient, page: Page, language: str, back: str) -> str:
-    """Press the switch on ``page``; where it leads."""
-    answer = client.post(
-        "/p/language",
-        data={"csrf_token": page.csrf, "language": language, "back": back},
-        headers=HTML,
-    )
+def switch(client: FlaskClient, language: str, back: str) -> str:
+    """Follow the switch to ``language`` from the page at ``back``; where it leads."""
+    answer = client.get(f"/p/language/{language}/{back.removeprefix('/p/')}", headers=HTML)
     assert answer.status_code == 303
     return str(answer.headers["Location"])
 
@@ -80,17 +78,18 @@ def test_the_first_page_offers_welsh_and_switching_keeps_the_person_on_it(
 ) -> None:
     page = read(client, "/p/start")
     assert html_lang(page) == "en" and page.h1 == ENGLISH_SIGN_IN
-    assert switch_button(page) == ("cy", "Cymraeg")
-    assert switch(client, page, "cy", "/p/start") == "/p/start"
+    assert switch_link(page) == ("/p/language/cy/start", "cy", "Cymraeg")
+    assert switch(client, "cy", "/p/start") == "/p/start"
     welsh = read(client, "/p/start")
     assert html_lang(welsh) == "cy"
     assert welsh.h1 == WELSH_SIGN_IN
     assert "Cael help nawr" in welsh.links  # the layout's words too
-    assert switch_button(welsh) == ("en", "English")
+    assert switch_link(welsh) == ("/p/language/en/start", "en", "English")
     # The help page, and every other page, has the switch and stays in Welsh.
     help_page = read(client, "/p/help")
-    assert help_page.h1 == "Cael help nawr" and switch_button(help_page)[0] == "en"
-    assert switch(client, welsh, "en", "/p/help") == "/p/help"
+    assert help_page.h1 == "Cael help nawr"
+    assert switch_link(help_page)[0] == "/p/language/en/help"
+    assert switch(client, "en", "/p/help") == "/p/help"
     assert read(client, "/p/help").h1 == "Get help now"
 
 
@@ -114,8 +113,7 @@ def test_without_a_choice_the_browser_language_decides(
 
 def test_a_choice_beats_the_browser_language(client: FlaskClient) -> None:
     english_browser = {**HTML, "Accept-Language": "en-GB"}
-    page = Page(client.get("/p/start", headers=english_browser).get_data(as_text=True))
-    switch(client, page, "cy", "/p/start")
+    switch(client, "cy", "/p/start")
     again = Page(client.get("/p/start", headers=english_browser).get_data(as_text=True))
     assert again.h1 == WELSH_SIGN_IN
 
@@ -128,7 +126,7 @@ def test_a_choice_made_before_sign_in_is_kept_after_it_and_on_another_device(
     app: object,
 ) -> None:
     study_id, token = enrol(client, auth)
-    switch(client, read(client, "/p/start"), "cy", "/p/start")
+    switch(client, "cy", "/p/start")
     assert sign_in(client, token) == "/p/welcome"
     welcome = read(client, "/p/welcome")
     assert html_lang(welcome) == "cy"
@@ -140,7 +138,7 @@ def test_a_choice_made_before_sign_in_is_kept_after_it_and_on_another_device(
     page = Page(other.get("/p/welcome", headers=HTML).get_data(as_text=True))
     assert html_lang(page) == "cy"
     # Switching back while signed in is stored too, and stays after signing out.
-    switch(other, page, "en", "/p/welcome")
+    switch(other, "en", "/p/welcome")
     session.expire_all()
     assert session.get(LanguageChoice, study_id).language == "en"  # type: ignore[union-attr]
     home = Page(other.get("/p/welcome", headers=HTML).get_data(as_text=True))
@@ -148,51 +146,37 @@ def test_a_choice_made_before_sign_in_is_kept_after_it_and_on_another_device(
     assert Page(other.get("/p/start", headers=HTML).get_data(as_text=True)).h1 == (ENGLISH_SIGN_IN)
 
 
-def test_the_switch_goes_back_only_to_a_page_of_ours(
-    client: FlaskClient, read: Callable[..., Page]
-) -> None:
-    page = read(client, "/p/start")
-    for elsewhere in (
-        "https://example.org/p/start",
-        "//example.org/p/start",
-        "/p//example.org",
-        "/api/v1/me",
-        "/p/sign-out",  # a form's address, not a page
-        "/p/nowhere",
-        "",
+def test_the_switch_goes_back_only_to_a_page_of_ours(client: FlaskClient) -> None:
+    for elsewhere, lands in (
+        ("https:/example.org/p/start", "/p/start"),
+        ("api/v1/me", "/p/start"),
+        ("sign-out", "/p/start"),  # a form's address, not a page
+        ("nowhere", "/p/start"),
+        ("answers/..%2F..%2Fapi", "/p/start"),
+        ("consent", "/p/consent"),  # a page that will ask this browser to sign in
     ):
-        assert switch(client, page, "cy", elsewhere) == "/p/start"
+        answer = client.get(f"/p/language/cy/{elsewhere}", headers=HTML)
+        assert (answer.status_code, answer.headers["Location"]) == (303, lands), elsewhere
+    assert client.get("/p/language/cy", headers=HTML).headers["Location"] == "/p/"
 
 
-def test_an_unknown_language_is_refused_and_changes_nothing(
+def test_an_unknown_language_is_not_found_and_changes_nothing(
     client: FlaskClient, read: Callable[..., Page]
 ) -> None:
-    page = read(client, "/p/start")
-    answer = client.post(
-        "/p/language",
-        data={"csrf_token": page.csrf, "language": "fr", "back": "/p/start"},
-        headers=HTML,
-    )
-    assert answer.status_code == 400
-    assert "Choose English or Cymraeg." in Page(answer.get_data(as_text=True)).text
+    assert client.get("/p/language/fr/start", headers=HTML).status_code == 404
     assert read(client, "/p/start").h1 == ENGLISH_SIGN_IN
-
-
-def test_the_switch_needs_the_session_csrf_token(client: FlaskClient) -> None:
-    answer = client.post("/p/language", data={"language": "cy", "back": "/p/start"})
-    assert answer.status_code == 400
 
 
 def test_the_consent_form_is_in_welsh_and_signing_records_the_welsh_text(
     client: FlaskClient, auth: Callable[..., dict[str, str]], read: Callable[..., Page]
 ) -> None:
     _, token = enrol(client, auth)
-    switch(client, read(client, "/p/start"), "cy", "/p/start")
+    switch(client, "cy", "/p/start")
     sign_in(client, token)
     welsh = client.get("/api/v1/consent/form?lang=cy-GB").get_json()
     page = read(client, "/p/consent")
     assert html_lang(page) == "cy" and page.h1 == welsh["title"]
-    assert '<span lang="en">' not in page.html  # every text on it is in Welsh
+    assert '<span lang="en">' not in main_html(page)  # every text on it is in Welsh
     for clause in welsh["clauses"]:
         assert clause["text"] in page.text
     assert "Beth mae llofnodi’n ei olygu" in page.headings
@@ -220,7 +204,7 @@ def test_a_welsh_form_with_an_english_text_hash_is_refused(
     client: FlaskClient, auth: Callable[..., dict[str, str]], read: Callable[..., Page]
 ) -> None:
     _, token = enrol(client, auth)
-    switch(client, read(client, "/p/start"), "cy", "/p/start")
+    switch(client, "cy", "/p/start")
     sign_in(client, token)
     welsh = client.get("/api/v1/consent/form?lang=cy-GB").get_json()
     english = client.get("/api/v1/consent/form?lang=en-GB").get_json()
@@ -247,7 +231,7 @@ def test_a_standard_scale_stays_english_with_its_lang_on_a_welsh_page(
 ) -> None:
     _, token = enrol(client, auth)
     consent_by_api(client, token)
-    switch(client, read(client, "/p/start"), "cy", "/p/start")
+    switch(client, "cy", "/p/start")
     sign_in(client, token)
     home = read(client, "/p/")
     assert html_lang(home) == "cy" and home.h1 == "Eich holiaduron"
@@ -276,16 +260,16 @@ def test_a_welsh_questionnaire_has_no_english_fragment(
 ) -> None:
     _, token = enrol(client, auth)
     consent_by_api(client, token)
-    switch(client, read(client, "/p/start"), "cy", "/p/start")
+    switch(client, "cy", "/p/start")
     sign_in(client, token)
     intro = read(client, "/p/questionnaires/baseline/about-you")
-    assert intro.h1 == "Amdanoch chi" and '<span lang="en">' not in intro.html
+    assert intro.h1 == "Amdanoch chi" and '<span lang="en">' not in main_html(intro)
     answer = client.post(
         "/p/questionnaires/baseline/about-you", data={"csrf_token": intro.csrf}, headers=HTML
     )
     first = client.get(answer.headers["Location"], headers=HTML)
     page = read(client, first.headers["Location"])
-    assert html_lang(page) == "cy" and '<span lang="en">' not in page.html
+    assert html_lang(page) == "cy" and '<span lang="en">' not in main_html(page)
     definition = json.loads((INSTRUMENTS / "about-you" / "1.1.1.json").read_text("utf-8"))
     first_item = definition["items"][0]["text"]["cy-GB"]
     assert first_item in page.text
