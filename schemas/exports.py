@@ -28,6 +28,13 @@ class ExportQuerySchema(Schema):
     labels = fields.Boolean(
         load_default=False, metadata={"description": "Option labels, not codes"}
     )
+    lang = fields.String(
+        validate=validate.Length(min=1, max=35),
+        metadata={
+            "description": "With labels=true: the labels' language (BCP 47), where a version "
+            "has it; codes are the same in every language"
+        },
+    )
     include_free_text = fields.Boolean(load_default=False)
     pseudonyms = fields.String(
         load_default="study-id",

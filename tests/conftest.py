@@ -6,6 +6,8 @@ The database is SQLite in a temporary folder unless TEST_DATABASE_URL names anot
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from service import create_app
 from service.config import PROJECT_ROOT, config_for_tests
 from service.db import Database, get_db
 from service.domain.crypto import Keyring
+from service.domain.protocol import protocol_in_force
 from service.migrate import alembic_config
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
@@ -176,6 +179,22 @@ def auth(make_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     return headers
 
 
+def ask_also(folder: Path, *asked: tuple[int, str, str]) -> None:
+    """Write, in an instruments folder, a protocol that asks what the one in force today asks
+    and also each ``(timepoint index, instrument, version)``. It is the highest version and
+    takes effect at once, so it is in force on any day, before and after an amendment's
+    ``effective_from``."""
+    definitions = load_definitions(folder)
+    today = dt.datetime.now(dt.UTC).date()
+    protocol = dict(protocol_in_force(definitions.protocols, today).definition)  # type: ignore[union-attr]
+    protocol = json.loads(json.dumps(protocol))
+    protocol["version"] = "99.0.0"
+    protocol.pop("effective_from", None)
+    for index, instrument, version in asked:
+        protocol["timepoints"][index]["instruments"].append({"id": instrument, "version": version})
+    (folder / "protocol-99.0.0.json").write_text(json.dumps(protocol, indent=2))
+
+
 @pytest.fixture
 def instruments_copy(tmp_path: Path) -> Path:
     """A writable copy of the shipped instruments folder."""
@@ -222,6 +241,18 @@ def valid_signature(client: FlaskClient, **changes: object) -> dict[str, object]
     }
     body.update(changes)
     return body
+
+
+def asked_version(
+    client: FlaskClient, me: dict[str, str], instrument: str, timepoint: str = "baseline"
+) -> str:
+    """The version the task list asks for (the protocol in force decides, so a test that
+    reads it passes on any day, before and after an amendment takes effect)."""
+    tasks = client.get("/api/v1/me", headers=me).get_json().get("tasks", [])
+    found = [
+        t["version"] for t in tasks if (t["instrument"], t["timepoint"]) == (instrument, timepoint)
+    ]
+    return found[0] if found else "1.0.0"  # not asked for: a version that exists
 
 
 def consented_participant(app: Flask) -> tuple[FlaskClient, str, str]:

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from schemas.api import CatalogueSchema, ConsentFormSchema, InstrumentVersionSchema
 from service.api.access import public
-from service.api.languages import LanguageQuerySchema, requested_language
+from service.api.languages import LANG_DESCRIPTION, LanguageQuerySchema, requested_language
 from service.db import get_session
 from service.domain.i18n import render
 from service.services import catalogue
@@ -46,7 +46,14 @@ _ETAG_DOC = {
             "required": False,
             "schema": {"type": "string"},
             "description": "An ETag from an earlier answer: 304 when it still matches.",
-        }
+        },
+        {
+            "in": "query",
+            "name": "lang",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": LANG_DESCRIPTION,
+        },
     ],
     "responses": {
         "304": {"description": "Not modified: the definition has the ETag sent"},
@@ -57,7 +64,6 @@ _ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The conte
 
 @blp.route("/instruments/<instrument_id>/versions/<version>", methods=["GET"])
 @public
-@blp.arguments(LanguageQuerySchema, location="query", as_kwargs=True)
 @blp.doc(**_ETAG_DOC)
 @blp.response(200, InstrumentVersionSchema, headers=_ETAG_HEADER)
 def get_instrument_version(instrument_id: str, version: str, **_: Any) -> dict[str, Any] | Response:

@@ -18,6 +18,7 @@ from schemas.exports import (
 )
 from service.api.access import current_principal, requires_roles
 from service.api.examples import CODEBOOK_CSV, CODEBOOK_JSON, EXPORT_CSV, EXPORT_NDJSON
+from service.api.languages import requested_language
 from service.db import get_db, get_session
 from service.domain.export import codebook, codebook_csv
 from service.domain.fhir import FhirBase
@@ -75,6 +76,7 @@ def export_request(
         include_free_text=query["include_free_text"],
         pseudonyms=query["pseudonyms"],
         submitted=query.get("submitted"),
+        lang=requested_language(query["lang"]) if "lang" in query else None,
     )
 
 
@@ -130,6 +132,7 @@ def codebook_answer(query: dict[str, Any]) -> Response:
         versions=query["version"],
         pseudonyms=query["pseudonyms"],
         submitted=query.get("submitted"),
+        lang=requested_language(query["lang"]) if "lang" in query else None,
     )
     versions = exports.codebook_versions(get_session(), request, trail_of(current_principal()))
     book = codebook(

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.domain.instruments import PRORATE, Instrument, Item, Score
+from service.domain.instruments import PRORATE, Instrument, Item, Score, in_language
 
 PSEUDONYMS = ("study-id", "per-export")
 SUBMITTED = ("time", "day", "none")  # how much of the submission time an export carries
@@ -51,6 +51,23 @@ class Column:
     score: str | None = None
     band: bool = False
     note: str | None = None
+    # Filled from the response's own record (not its answers), under this name.
+    response: str | None = None
+
+
+# The columns after the items and scores: what the service added after the first exports,
+# so earlier files' columns keep their places.
+LAST_COLUMNS = (
+    Column(
+        "response_language",
+        "Language the response was answered in (BCP 47 tag)",
+        "string",
+        response="language",
+        note="The codes mean the same in every language; the codebook lists each language's "
+        "labels. Empty for responses started before the service recorded it (revision "
+        "0011): every version was then in English (en-GB).",
+    ),
+)
 
 
 def fixed_columns(pseudonyms: str = "study-id", submitted: str = "time") -> list[Column]:
@@ -167,12 +184,18 @@ def row_values(
     scores: Sequence[Mapping[str, Any]],
     *,
     labels: bool,
+    record: Mapping[str, Any] | None = None,
+    own_labels: Mapping[str, Mapping[int, str]] | None = None,
 ) -> list[Any]:
-    """The item and score values of one response, in column order (None when absent)."""
+    """The item and score values of one response, in column order (None when absent), and
+    those of the columns ``record`` (the response's own) fills. With ``labels``, a code's
+    label is its own version's (``own_labels``, by column), else the column's."""
     by_score = {s["id"]: s for s in scores}
     values: list[Any] = []
     for column in columns:
-        if column.score is not None:
+        if column.response is not None:
+            values.append((record or {}).get(column.response))
+        elif column.score is not None:
             score = by_score.get(column.score)
             values.append(None if score is None else score["band" if column.band else "value"])
         elif column.code is not None:
@@ -181,9 +204,23 @@ def row_values(
         else:
             value = answers.get(column.item or "")
             if labels and column.codes and value is not None:
-                value = dict(column.codes).get(value, value)
+                known = (own_labels or {}).get(column.name) or dict(column.codes)
+                value = known.get(value, value)
             values.append(value)
     return values
+
+
+def labels_by_version(versions: Sequence[Instrument]) -> dict[str, dict[str, dict[int, str]]]:
+    """Each version's code labels, by column name: a row is labelled in its own version's
+    words (and language), whichever version's column heads the file."""
+    return {
+        inst.version: {
+            c.name: dict(c.codes)
+            for c in columns_for(inst, include_free_text=True)
+            if c.codes and c.score is None
+        }
+        for inst in versions
+    }
 
 
 def header(fixed: Sequence[Column], columns: Sequence[Column]) -> list[str]:
@@ -314,11 +351,15 @@ def codebook(
             {"name": c.name, "label": c.label, "type": c.type, "note": c.note}
             for c in fixed_columns(pseudonyms, submitted)
         ],
+        "last_columns": [
+            {"name": c.name, "label": c.label, "type": c.type, "note": c.note} for c in LAST_COLUMNS
+        ],
         "versions": [
             {
                 "version": inst.version,
                 "sha256": inst.sha256,
                 "title": inst.title,
+                "languages": list(inst.languages),
                 "columns": [
                     {
                         "name": c.name,
@@ -327,7 +368,9 @@ def codebook(
                         "item": c.item,
                         "codes": [{"code": code, "label": label} for code, label in c.codes],
                         "note": _note(c),
+                        "translations": translated.get(c.name, {}),
                     }
+                    for translated in [_translated_columns(inst, include_free_text)]
                     for c in columns_for(inst, include_free_text=include_free_text)
                 ],
                 "scores": [
@@ -352,31 +395,62 @@ def codebook(
     }
 
 
+def _translated_columns(
+    inst: Instrument, include_free_text: bool
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each column's label and codes' labels in the version's other languages (the codes
+    themselves are the same in each), by column name and language."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for tag in inst.languages[1:]:
+        for c in columns_for(in_language(inst, tag), include_free_text=include_free_text):
+            found.setdefault(c.name, {})[tag] = {
+                "label": c.label,
+                "codes": [{"code": code, "label": label} for code, label in c.codes],
+            }
+    return found
+
+
 def codebook_csv(book: Mapping[str, Any]) -> str:
     """The codebook as a table: the fixed columns (no version), then each version's columns.
     A spreadsheet opens it too, so its text is neutralised like an export's."""
-    lines = [csv_line(["version", "sha256", "column", "label", "type", "item", "codes", "note"])]
-    for column in book["fixed_columns"]:  # the same in every version
+    names = ["version", "sha256", "column", "label", "type", "item", "codes", "note", "language"]
+    lines = [csv_line(names)]
+    # The same in every version: the fixed columns first, and those every export ends with.
+    for column in (*book["fixed_columns"], *book.get("last_columns", ())):
         lines.append(
             csv_line(
-                ["", "", column["name"], column["label"], column["type"], "", "", column["note"]]
+                [
+                    "",
+                    "",
+                    column["name"],
+                    column["label"],
+                    column["type"],
+                    "",
+                    "",
+                    column["note"],
+                    "",
+                ]
             )
         )
     for version in book["versions"]:
+        default = (version.get("languages") or [""])[0]
         for column in version["columns"]:
-            codes = "|".join(f"{c['code']}={c['label']}" for c in column["codes"])
-            lines.append(
-                csv_line(
-                    [
-                        version["version"],
-                        version["sha256"],
-                        column["name"],
-                        column["label"],
-                        column["type"],
-                        column["item"],
-                        codes,
-                        column["note"],
-                    ]
+            shown = [(default, column), *column.get("translations", {}).items()]
+            for language, text in shown:
+                codes = "|".join(f"{c['code']}={c['label']}" for c in text["codes"])
+                lines.append(
+                    csv_line(
+                        [
+                            version["version"],
+                            version["sha256"],
+                            column["name"],
+                            text["label"],
+                            column["type"],
+                            column["item"],
+                            codes,
+                            column["note"],
+                            language,
+                        ]
+                    )
                 )
-            )
     return "".join(lines)

@@ -33,12 +33,14 @@ from service.domain.crypto import (
 )
 from service.domain.errors import InvalidInputError, NotFoundError
 from service.domain.export import (
+    LAST_COLUMNS,
     Column,
     boolean_positions,
     csv_line,
     csv_lines,
     fixed_columns,
     header,
+    labels_by_version,
     merged_columns,
     ndjson_lines,
     row_values,
@@ -95,6 +97,7 @@ class ExportRequest:
     include_free_text: bool = False
     pseudonyms: str = "study-id"  # or "per-export"
     submitted: str | None = None  # "time", "day" or "none"; default by pseudonyms
+    lang: str | None = None  # with labels: the language of the labels (else each version's first)
 
     @property
     def per_export(self) -> bool:
@@ -121,6 +124,7 @@ class ExportRequest:
             "include_free_text": self.include_free_text,
             "pseudonyms": self.pseudonyms,
             "submitted": self.submitted_as,
+            "lang": self.lang,
         }
         return {k: v for k, v in filters.items() if v is not None}
 
@@ -151,7 +155,7 @@ def versions_for(session: Session, request: ExportRequest) -> list[Instrument]:
             {"version": [f"no version {v} of {request.instrument}" for v in unknown]}
         )
     chosen = sorted(set(request.versions) or known, key=version_key)
-    return [instrument(session, request.instrument, v) for v in chosen]
+    return [instrument(session, request.instrument, v, request.lang) for v in chosen]
 
 
 @dataclass
@@ -168,6 +172,7 @@ class Export:
     skipped_count: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     fhir: FhirBase | None = None  # where the FHIR face lives, for a "fhir" export
+    labels: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
 
     def skip(self, response_id: uuid.UUID, error: CryptoError) -> None:
         """Leave a row out: count it and, up to ``SKIPPED_NAMED``, name it and say why."""
@@ -226,8 +231,17 @@ def begin_export(
     )
     session.commit()
     columns = merged_columns(versions, include_free_text=request.include_free_text)
+    columns += LAST_COLUMNS
     fixed = fixed_columns(request.pseudonyms, request.submitted_as)
-    return Export(manifest.id, request, versions, fixed, columns, fhir=fhir)
+    return Export(
+        manifest.id,
+        request,
+        versions,
+        fixed,
+        columns,
+        fhir=fhir,
+        labels=labels_by_version(versions),
+    )
 
 
 def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iterator[bytes]:
@@ -349,7 +363,12 @@ def _record(
         fixed.append(row.submitted_at.astimezone(dt.UTC).date().isoformat())
     if request.format == "fhir":  # the renderer maps the values themselves
         return [*fixed, answers, scores]
-    return fixed + row_values(export.columns, answers, scores, labels=request.labels)
+    record = {"language": row.language}
+    own = export.labels.get(row.version) if request.labels else None
+    values = row_values(
+        export.columns, answers, scores, labels=request.labels, record=record, own_labels=own
+    )
+    return fixed + values
 
 
 def count_rows(session: Session, export: Export) -> int:
@@ -379,6 +398,7 @@ def _rows_query(export: Export) -> Any:
         responses.version,
         responses.instrument_hash,
         responses.consent_version,
+        responses.language,
         responses.submitted_at,
         responses.answers,
         responses.scores,

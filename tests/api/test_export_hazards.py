@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from service.models import DataKeyRecord, ExportManifest, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
-from tests.conftest import valid_signature
+from tests.conftest import ask_also, valid_signature
 
 Headers = dict[str, str]
 
@@ -73,10 +73,7 @@ def words(session: Session, instruments_copy: Path) -> None:
     folder = instruments_copy / "hostile-words"
     folder.mkdir()
     (folder / "1.0.0.json").write_text(json.dumps(WORDS))
-    protocol = json.loads((instruments_copy / "protocol.json").read_text())
-    protocol["version"] = "1.0.1"
-    protocol["timepoints"][0]["instruments"].append({"id": "hostile-words", "version": "1.0.0"})
-    (instruments_copy / "protocol.json").write_text(json.dumps(protocol))
+    ask_also(instruments_copy, (0, "hostile-words", "1.0.0"))
     report = sync_definitions(session, load_definitions(instruments_copy))
     assert "hostile-words 1.0.0" in report.added and not report.refused
 

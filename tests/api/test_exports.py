@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.models import Participant, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
-from tests.conftest import valid_signature
+from tests.conftest import ask_also, valid_signature
 
 Headers = dict[str, str]
 
@@ -102,11 +102,7 @@ def two_versions(session: Session, instruments_copy: Path) -> None:
     v2["version"] = "1.1.0"
     v2["items"].append({"id": "t_new", "text": "New", "type": "integer", "required": False})
     (folder / "1.1.0.json").write_text(json.dumps(v2))
-    protocol = json.loads((instruments_copy / "protocol.json").read_text())
-    protocol["version"] = "1.0.1"
-    protocol["timepoints"][0]["instruments"].append({"id": "all-types", "version": "1.0.0"})
-    protocol["timepoints"][1]["instruments"].append({"id": "all-types", "version": "1.1.0"})
-    (instruments_copy / "protocol.json").write_text(json.dumps(protocol))
+    ask_also(instruments_copy, (0, "all-types", "1.0.0"), (1, "all-types", "1.1.0"))
     report = sync_definitions(session, load_definitions(instruments_copy))
     assert "all-types 1.1.0" in report.added and not report.refused
 

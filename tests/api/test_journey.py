@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.models import Participant, RateLimitWindow, Response
-from tests.conftest import valid_signature
+from tests.conftest import asked_version, valid_signature
 
 Headers = dict[str, str]
 PHQ9_FIRST_HALF = {"phq9_1": 2, "phq9_2": 2, "phq9_3": 1, "phq9_4": 2}
@@ -34,16 +34,6 @@ def participant(client: FlaskClient, researcher: Headers) -> Callable[..., tuple
         return made["study_id"], me
 
     return make
-
-
-def asked_version(client: FlaskClient, me: Headers, instrument: str, timepoint: str) -> str:
-    """The version the task list asks for (the protocol in force decides, so a test that
-    reads it passes on any day, before and after an amendment takes effect)."""
-    tasks = client.get("/api/v1/me", headers=me).get_json().get("tasks", [])
-    found = [
-        t["version"] for t in tasks if (t["instrument"], t["timepoint"]) == (instrument, timepoint)
-    ]
-    return found[0] if found else "1.0.0"  # not asked for: a version that exists
 
 
 def start(client: FlaskClient, me: Headers, instrument: str = "phq-9", **body: object):

@@ -17,7 +17,7 @@ from sqlalchemy import make_url, text
 
 from service.db import Base, EncryptedBytes, get_db
 from service.services.tokens import create_staff_token
-from tests.conftest import INSTRUMENTS, valid_signature
+from tests.conftest import INSTRUMENTS, asked_version, valid_signature
 
 
 def encrypted_columns() -> set[tuple[str, str]]:
@@ -52,7 +52,7 @@ def plant(app: Flask, n: int) -> dict[tuple[str, str], list[str]]:
     free_text = f"CANARY-free-text-{n}"
     about = {
         "instrument": "about-you",
-        "version": "1.0.0",
+        "version": asked_version(client, me, "about-you"),
         "timepoint": "baseline",
         "submit": True,
         "answers": {
@@ -70,7 +70,7 @@ def plant(app: Flask, n: int) -> dict[tuple[str, str], list[str]]:
     phq9 = {f"phq9_{i}": 3 for i in range(1, 8)} | {"phq9_8": 1, "phq9_9": 1, "phq9_10": 2}
     submit = {
         "instrument": "phq-9",
-        "version": "1.0.0",
+        "version": asked_version(client, me, "phq-9"),
         "timepoint": "baseline",
         "answers": phq9,
         "submit": True,
