@@ -25,9 +25,14 @@ catalogues: $(BIN)/.installed
 	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
+# A catalogue edited by hand is compiled again before the pages are served or tested.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+%/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel -q compile -i $< -o $@
+
 # Install, create the local keyring once, migrate, sync instruments, create the first admin
 # token once, then serve.
-run: $(BIN)/.installed
+run: $(BIN)/.installed $(CATALOGUES)
 	$(BIN)/flask keys init --if-missing
 	$(BIN)/flask db upgrade
 	$(BIN)/flask instruments sync
@@ -37,7 +42,7 @@ run: $(BIN)/.installed
 # The whole suite; set TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL.
 # TEST_WORKERS processes (pytest-xdist), each test file kept on one worker.
 TEST_WORKERS ?= 2
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(CATALOGUES)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # Schemathesis against a live gunicorn, positive then negative cases, SOAK_EXAMPLES per operation.
