@@ -29,6 +29,8 @@ COPY letters letters
 COPY migrations migrations
 COPY wsgi.py gunicorn.conf.py ./
 COPY bin bin
+# The participant pages' message catalogues are compiled here, as `make` does at install.
+RUN pybabel -q compile -d service/web/translations
 
 USER 10001:10001
 EXPOSE 8000

@@ -395,6 +395,16 @@ class ReminderChoice(Base):
     chosen_at: Mapped[UtcTimestamp]
 
 
+class LanguageChoice(Base):
+    """The language a participant chose for the pages (a BCP 47 primary tag: ``cy``, ``en``)."""
+
+    __tablename__ = "language_choices"
+
+    study_id: Mapped[StudyId] = mapped_column(ForeignKey("participants.study_id"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16))
+    chosen_at: Mapped[UtcTimestamp]
+
+
 class InterviewSlot(Base):
     """A time the study offers for an interview: when, how, and who interviews.
 

@@ -28,6 +28,7 @@ from service.models import (
     InterviewChunk,
     InterviewFile,
     KekPrimary,
+    LanguageChoice,
     Notification,
     Participant,
     ReminderChoice,
@@ -37,7 +38,7 @@ from service.services.keyring import KeyringSource
 IDENTITY_KINDS = ("name", "email", "phone", "signature")
 # Tables without ciphertext whose rows about a participant go at erasure all the same: which
 # messages went to them (a safety alert's among them) is a fact about them.
-ERASED_IN_THE_CLEAR = (Notification, ReminderChoice)
+ERASED_IN_THE_CLEAR = (Notification, ReminderChoice, LanguageChoice)
 # A participant's interviews, their recordings and transcripts: the chunks are ciphertext
 # under the data key, and that there was an interview (when, with whom) is a fact about them.
 INTERVIEW_TABLES = (InterviewChunk, InterviewFile, Interview)

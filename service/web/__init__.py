@@ -19,6 +19,7 @@ from service.web import answering as _answering_pages  # noqa: F401 (adds its ro
 from service.web import consent as _consent_pages  # noqa: F401 (adds its routes to blp)
 from service.web import contact as _contact_pages  # noqa: F401 (adds its routes to blp)
 from service.web import interviews as _interview_pages  # noqa: F401 (adds its routes to blp)
+from service.web import language_switch as _language_switch  # noqa: F401 (adds its route)
 from service.web import participant, staff
 from service.web import reminders as _reminder_pages  # noqa: F401 (adds its routes to blp)
 from service.web import staff_audit as _audit_pages  # noqa: F401 (adds its routes to blp)
@@ -27,6 +28,7 @@ from service.web import staff_interviews as _staff_interview_pages  # noqa: F401
 from service.web import staff_recordings as _recording_pages  # noqa: F401 (adds its routes)
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
+from service.web.language import init_languages
 from service.web.letters import load_letter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -43,6 +45,7 @@ def init_web(app: Flask) -> None:
         ),
         "autoescape": True,
     }
+    init_languages(app)
     app.extensions["psam_letter"] = load_letter(app.config.get("PSAM_LETTER_TEMPLATE"))
     app.register_blueprint(participant.blp)
     app.register_blueprint(staff.blp)

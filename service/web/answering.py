@@ -10,21 +10,35 @@ import uuid
 from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from service.api.access import current_principal, participant_page
 from service.db import get_session
 from service.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from service.domain.i18n import primary_subtag
 from service.domain.instruments import Instrument
 from service.domain.tasks import COMPLETED, Task
 from service.resources import get_keys
 from service.services import responses
 from service.services.context import participant_context
 from service.web import forms
+from service.web.language import (
+    content_language,
+    localised,
+    page_language,
+    source_language,
+    untranslated_note,
+)
 from service.web.participant import blp
+from service.web.words import gettext, lazy_gettext
 
 CHANGE_FIELD = "after"  # "check" on a page opened from the check page
-TIMEPOINTS = {"baseline": "Now", "month-3": "After 3 months", "month-6": "After 6 months"}
+TIMEPOINTS = {
+    "baseline": lazy_gettext("Now"),
+    "month-3": lazy_gettext("After 3 months"),
+    "month-6": lazy_gettext("After 6 months"),
+}
 
 
 def _study_id() -> str:
@@ -41,7 +55,7 @@ def _go(endpoint: str, **values: Any) -> Response:
 def _response(response_id: uuid.UUID) -> tuple[responses.ResponseView, Instrument]:
     session = get_session()
     view = responses.get_response(session, get_keys(), _study_id(), response_id)
-    return view, responses.instrument(session, view.instrument, view.version)
+    return view, responses.instrument(session, view.instrument, view.version, content_language())
 
 
 def _task(session: Session, timepoint: str, instrument_id: str) -> Task:
@@ -59,13 +73,26 @@ def questionnaire(timepoint: str, instrument_id: str) -> str:
     """A questionnaire's preamble, with a button to start (or a link to carry on)."""
     session = get_session()
     task = _task(session, timepoint, instrument_id)
-    inst = responses.instrument(session, instrument_id, task.version)
+    inst = responses.instrument(session, instrument_id, task.version, content_language())
     return render_template(
         "questionnaire.html",
         task=task,
         inst=inst,
         when=TIMEPOINTS.get(timepoint, timepoint),
         done=task.status == COMPLETED,
+        language_note=language_note(inst),
+    )
+
+
+def language_note(inst: Instrument) -> str | None:
+    """Why a questionnaire is in another language than the page, if it is (a standard
+    scale is shown only in a published translation, and none is available for it here)."""
+    if primary_subtag(source_language(inst)) == page_language():
+        return None
+    return untranslated_note(inst.id) or gettext(
+        "This questionnaire is a standard scale, tested in the words it was published in. "
+        "We do not have a published Welsh version of it, so it is shown in English. "
+        "The study team can help if you have any questions about it."
     )
 
 
@@ -86,6 +113,7 @@ def start_questionnaire(timepoint: str, instrument_id: str) -> Response:
             timepoint=timepoint,
             answers={},
             submit=False,
+            language=content_language(),
         )
     except ConflictError:  # started a moment ago, in another tab
         session.rollback()
@@ -209,8 +237,8 @@ def check(response_id: uuid.UUID) -> Response | str:
     pages = forms.pages_of(inst, view.answers)
     rows = [
         {
-            "key": {"text": item.text},
-            "value": {"text": forms.display(item, view.answers.get(item.id))},
+            "key": {"html": localised(item.text, inst)},
+            "value": {"html": _shown_answer(item, view.answers.get(item.id), inst)},
             "actions": {
                 "items": [
                     {
@@ -220,8 +248,8 @@ def check(response_id: uuid.UUID) -> Response | str:
                             number=number,
                             _anchor=forms.field_id(item),
                         ),
-                        "text": "Change",
-                        "visuallyHiddenText": item.text,
+                        "text": gettext("Change"),
+                        "visuallyHiddenText": localised(item.text, inst).striptags(),
                     }
                 ]
             },
@@ -259,3 +287,11 @@ def done(response_id: uuid.UUID) -> Response | str:
     if view.status != "submitted":
         return _go("web.resume", response_id=response_id)
     return render_template("done.html", view=view, inst=inst)
+
+
+def _shown_answer(item: Any, value: Any, inst: Instrument) -> Markup:
+    """An answer on the check page: a choice's label is the instrument's text (marked with
+    its language), anything else the page's own words."""
+    if item.type == "choice" and value is not None:
+        return localised(forms.display(item, value), inst)
+    return escape(forms.display(item, value))

@@ -17,20 +17,21 @@ from service.resources import get_keys
 from service.services.context import participant_context
 from service.services.participants import give_contact_details
 from service.web.participant import blp, own_study_id
+from service.web.words import lazy_gettext
 
 FIELDS = {
-    "name": "Your name",
-    "email": "Email address",
-    "phone": "Phone number",
+    "name": lazy_gettext("Your name"),
+    "email": lazy_gettext("Email address"),
+    "phone": lazy_gettext("Phone number"),
 }
-NOTHING = "Enter at least one way for the study team to contact you"
+NOTHING = lazy_gettext("Enter at least one way for the study team to contact you")
 
 
 def _page(values: dict[str, str], errors: dict[str, str], saved: bool = False) -> Response:
     context = participant_context(get_session(), own_study_id("contact details"))
     page = render_template(
         "contact.html",
-        fields=FIELDS,
+        fields={name: str(label) for name, label in FIELDS.items()},
         allowed=context.consent.allows_contact,
         values=values,
         errors=errors,
@@ -54,7 +55,7 @@ def give_contact() -> Response:
     given = {name: value for name, value in values.items() if value}
     errors: dict[str, str] = {}
     if not given:
-        errors["name"] = NOTHING
+        errors["name"] = str(NOTHING)
     else:
         try:
             ContactSchema().load(given)

@@ -17,11 +17,27 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from service.domain.instruments import Instrument, Item, enabled_items, value_fault
+from service.web.words import format_date, gettext
 
 PER_PAGE = 4
 
 
 DATE_PARTS = ("day", "month", "year")
+
+
+def year_fault() -> str:
+    """The message for a year without 4 numbers, in the request's language."""
+    return gettext("Year must include 4 numbers")
+
+
+def part_names() -> dict[str, str]:
+    """A date's parts as a message names them, in the request's language."""
+    return {"day": gettext("day"), "month": gettext("month"), "year": gettext("year")}
+
+
+def part_labels() -> dict[str, str]:
+    """A date's parts as their inputs' labels, in the request's language."""
+    return {"day": gettext("Day"), "month": gettext("Month"), "year": gettext("Year")}
 
 
 def field_name(item: Item) -> str:
@@ -166,7 +182,7 @@ def _read(item: Item, form: MultiDict[str, str]) -> tuple[Any, str | None]:
         try:
             codes = [int(v) for v in form.getlist(name)]
         except ValueError:
-            return None, "Choose from the options given"
+            return None, gettext("Choose from the options given")
         return (codes or None), None
     if item.type == "date":
         return read_date({part: form.get(f"{name}-{part}", "") for part in DATE_PARTS})
@@ -178,17 +194,19 @@ def _read(item: Item, form: MultiDict[str, str]) -> tuple[Any, str | None]:
             return int(text), None
         except ValueError:
             if item.type == "choice":
-                return None, "Choose one of the options given"
-            return None, "Enter a whole number, like 3"
+                return None, gettext("Choose one of the options given")
+            return None, gettext("Enter a whole number, like 3")
     if item.type == "decimal":
         try:
             number = float(text)
         except ValueError:
-            return None, "Enter a number, like 3.5"
-        return (number, None) if math.isfinite(number) else (None, "Enter a number, like 3.5")
+            return None, gettext("Enter a number, like 3.5")
+        return (
+            (number, None) if math.isfinite(number) else (None, gettext("Enter a number, like 3.5"))
+        )
     if item.type == "boolean":
         if text not in ("yes", "no"):
-            return None, "Choose yes or no"
+            return None, gettext("Choose yes or no")
         return text == "yes", None
     return text, None  # text (checked by the domain)
 
@@ -201,15 +219,18 @@ def read_date(parts: Mapping[str, str]) -> tuple[str | None, str | None]:
         return None, None
     missing = [part for part in DATE_PARTS if not typed[part]]
     if missing:
-        return None, "Date must include a " + " and ".join(missing)
+        return None, gettext(
+            "Date must include a %(parts)s",
+            parts=gettext(" and ").join(part_names()[p] for p in missing),
+        )
     if not all(value.isdigit() for value in typed.values()):
-        return None, "Date must be a real date"
+        return None, gettext("Date must be a real date")
     if len(typed["year"]) != 4:
-        return None, "Year must include 4 numbers"
+        return None, year_fault()
     try:
         day = dt.date(int(typed["year"]), int(typed["month"]), int(typed["day"]))
     except ValueError:
-        return None, "Date must be a real date"
+        return None, gettext("Date must be a real date")
     return day.isoformat(), None
 
 
@@ -230,7 +251,7 @@ def date_inputs(
     blank = [part for part in DATE_PARTS if not typed[part].strip()]
     if error is None:
         marked: set[str] = set()
-    elif error.startswith("Year"):
+    elif error == year_fault():
         marked = {"year"}
     else:
         marked = set(blank if 0 < len(blank) < len(DATE_PARTS) else DATE_PARTS)
@@ -238,7 +259,7 @@ def date_inputs(
         {
             "id": f"{name}-{part}",
             "name": f"{name}-{part}",
-            "label": {"text": part.capitalize()},
+            "label": {"text": part_labels()[part]},
             "value": typed[part],
             "width": 4 if part == "year" else 2,
             "classes": "nhsuk-input--error" if part in marked else "",
@@ -249,41 +270,41 @@ def date_inputs(
 
 def _missing(item: Item) -> str:
     if item.type in ("choice", "boolean"):
-        return "Choose one answer"
+        return gettext("Choose one answer")
     if item.type == "multi_choice":
-        return "Choose at least one answer"
+        return gettext("Choose at least one answer")
     if item.type == "date":
-        return "Enter a date"
-    return "Answer this question"
+        return gettext("Enter a date")
+    return gettext("Answer this question")
 
 
 def _plain(item: Item, fault: str) -> str:
     """The domain's fault in the words of the page."""
     if item.type in ("integer", "decimal"):
-        return f"Enter a number that {fault.removeprefix('must ')}"
+        return gettext("Enter a number that %(rule)s", rule=fault.removeprefix("must "))
     if item.type == "date":
-        return "Date must be a real date"
+        return gettext("Date must be a real date")
     if item.type == "text" and "characters" in fault:
-        return f"Your answer is too long: it {fault}"
-    return "Choose from the options given"
+        return gettext("Your answer is too long: it %(fault)s", fault=fault)
+    return gettext("Choose from the options given")
 
 
 def display(item: Item, value: Any) -> str:
     """An answer as the participant gave it, for the check-your-answers page."""
     if value is None:
-        return "Not answered"
+        return gettext("Not answered")
     labels = {c.code: c.label for c in item.choices}
     if item.type == "choice":
         return labels.get(value, str(value))
     if item.type == "multi_choice":
-        return ", ".join(labels.get(v, str(v)) for v in value) or "None"
+        return ", ".join(labels.get(v, str(v)) for v in value) or gettext("None")
     if item.type == "boolean":
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     if item.type == "decimal" and isinstance(value, float):
         return f"{value:g}"
     if item.type == "date" and isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value).strftime("%-d %B %Y")
+            return format_date(dt.date.fromisoformat(value), "d MMMM y")
         except ValueError:
             return value
     return str(value)

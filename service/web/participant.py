@@ -26,6 +26,13 @@ from service.services.context import participant_context
 from service.services.interviews import has_open_invitation
 from service.services.tokens import AuthenticationError, authenticate
 from service.web import session as web_session
+from service.web.language import (
+    content_language,
+    localised,
+    remember_at_sign_in,
+    source_language,
+)
+from service.web.words import gettext
 
 STATIC = Path(__file__).parent / "static"
 NHSUK_FRONTEND = "nhsuk-frontend-10.6.1"
@@ -37,7 +44,7 @@ blp = Blueprint("web", __name__, url_prefix="/p")
 @blp.app_context_processor
 def _layout() -> dict[str, Any]:
     return {
-        "service_name": SERVICE_NAME,
+        "service_name": gettext("Peer Support After Miscarriage"),
         "nhsuk": NHSUK_FRONTEND,
         "csrf_field": web_session.CSRF_FIELD,
     }
@@ -66,9 +73,11 @@ def csrf_refusal(check: Callable[[], None], template: str) -> Response | None:
         except web_session.CsrfError:
             page = render_template(
                 template,
-                title="Sorry, there is a problem with this page",
-                detail="The page was open for too long, or your browser did not send back what "
-                "it was given. Go back, reload the page and try again.",
+                title=gettext("Sorry, there is a problem with this page"),
+                detail=gettext(
+                    "The page was open for too long, or your browser did not send back what "
+                    "it was given. Go back, reload the page and try again."
+                ),
             )
             return Response(page, status=400, mimetype="text/html")
     return None
@@ -89,17 +98,17 @@ def problem_page(problem: Response, template: str = "error.html") -> Response:
     body = problem.get_json(silent=True) or {}
     status = problem.status_code
     if status == 401:
-        title = "Your session has ended"
-        detail = "For your privacy, we sign you out after 30 minutes without activity."
+        title = gettext("Your session has ended")
+        detail = gettext("For your privacy, we sign you out after 30 minutes without activity.")
     elif status == 403:
-        title = "You do not have access"
-        detail = "This page is not open to you."
+        title = gettext("You do not have access")
+        detail = gettext("This page is not open to you.")
     elif status == 404:
-        title = "Page not found"
-        detail = "If you typed the web address, check it is correct."
+        title = gettext("Page not found")
+        detail = gettext("If you typed the web address, check it is correct.")
     else:
-        title = str(body.get("title") or "Sorry, there is a problem with the service")
-        detail = str(body.get("detail") or "Try again later.")
+        title = str(body.get("title") or gettext("Sorry, there is a problem with the service"))
+        detail = str(body.get("detail") or gettext("Try again later."))
     page = render_template(template, title=title, detail=detail, status=status)
     answer = Response(page, status=status, mimetype="text/html")
     for name in ("WWW-Authenticate", "Retry-After"):
@@ -122,16 +131,16 @@ def start_session() -> Response | str:
     code = request.form.get("access_code", "").strip()
     error = None
     if not code:
-        error = "Enter the access code from your letter or email"
+        error = gettext("Enter the access code from your letter or email")
     elif token_kind(code) is not TokenKind.PARTICIPANT:
-        error = "Enter the access code exactly as it appears, starting with psam_p_"
+        error = gettext("Enter the access code exactly as it appears, starting with psam_p_")
     else:
         try:
             found = authenticate(get_session(), code)
         except AuthenticationError:
             # Says why without saying which: the page must not tell whoever holds an old
             # letter that this person left the study.
-            error = (
+            error = gettext(
                 "This access code does not work. A link stops working when the study team "
                 "sends a new one, or when you leave the study and your answers are deleted. "
                 "If you did not leave, ask the study team for a new link"
@@ -140,6 +149,7 @@ def start_session() -> Response | str:
         # The code is never shown again: it may be someone's key.
         return render_template("start.html", errors={"access_code": error}, code_value="")
     web_session.sign_in(found)
+    remember_at_sign_in(str(found.study_id))
     # Someone who has not signed the form in force reads what the study is first.
     state = participant_context(get_session(), str(found.study_id)).consent.state
     first = "web.welcome" if state in (NOT_CONSENTED, NEEDS_RECONSENT) else "web.home"
@@ -180,19 +190,23 @@ def home() -> str:
     consent = [t for t in tasks if t.timepoint == "consent"]
     started = [t for t in tasks if t.status == IN_PROGRESS]
     next_task = next(iter(consent + started + [t for t in tasks if t.status == OPEN]), None)
+    # Each title in the page's language where the instrument has it, marked if not.
     titles = {
-        (t.instrument, t.version): responses.instrument(session, t.instrument, t.version).title
+        (t.instrument, t.version): localised(inst.title, inst)
         for t in tasks
         if t.timepoint != "consent"
+        for inst in [responses.instrument(session, t.instrument, t.version, content_language())]
     }
     # Someone who signed an earlier form sees what is new in the one they are asked to sign.
     renewing = bool(consent) and context.consent.form_version is not None
+    form = context.catalogue.consent_form_in(content_language())
     return render_template(
         "home.html",
         titles=titles,
         study_id=study_id,
         consent=context.consent,
-        changes=context.catalogue.consent_form.changes if renewing else (),
+        changes=form.changes if renewing else (),
+        form_language=source_language(form),
         tasks=tasks,
         next_task=next_task,
         interview_open=has_open_invitation(session, study_id),

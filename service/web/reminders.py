@@ -14,15 +14,19 @@ from service.domain.errors import NotFoundError
 from service.services import notifications
 from service.services.context import participant_context
 from service.web.participant import blp
+from service.web.words import lazy_gettext
 
 CHOICES = {
-    "email": "Yes, email me when a questionnaire is ready and if I have not filled it in",
-    "none": "No, do not send me reminders",
+    "email": lazy_gettext(
+        "Yes, email me when a questionnaire is ready and if I have not filled it in"
+    ),
+    "none": lazy_gettext("No, do not send me reminders"),
 }
-NO_CHOICE = "Choose whether you want reminders by email"
+NO_CHOICE = lazy_gettext("Choose whether you want reminders by email")
 
 
-def _page(study_id: str, *, error: str | None = None, saved: bool = False) -> Response:
+def _page(study_id: str, *, error: object = None, saved: bool = False) -> Response:
+    error = str(error) if error else None
     session = get_session()
     reach = notifications.reminder_reach(
         session, study_id, participant_context(session, study_id).consent
@@ -30,7 +34,7 @@ def _page(study_id: str, *, error: str | None = None, saved: bool = False) -> Re
     by_email = notifications.reminder_choice(session, study_id)
     page = render_template(
         "reminders.html",
-        choices=CHOICES,
+        choices={value: str(text) for value, text in CHOICES.items()},
         chosen="email" if by_email else "none",
         no_email=reach.reason == "no email address",
         saved=saved,

@@ -51,6 +51,8 @@ class WebSession:
     token_id: uuid.UUID | None = None
     issued: int = 0  # when the sign-in happened: a sign-out after it ends the session
     epoch: int = 0
+    # The language this browser chose for the pages ("cy", "en"), before and after sign-in.
+    language: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -69,6 +71,7 @@ def encode(web: WebSession, purpose: str = PURPOSE) -> str:
             "t": str(web.token_id) if web.token_id else None,
             "i": web.issued,
             "e": web.epoch,
+            "l": web.language,
         },
         separators=(",", ":"),
     ).encode("utf-8")
@@ -93,6 +96,7 @@ def decode(text: str, now: int, purpose: str = PURPOSE) -> WebSession | None:
             token_id=uuid.UUID(data["t"]) if data["t"] else None,
             issued=int(data.get("i", 0)),
             epoch=int(data.get("e", 0)),
+            language=str(data["l"]) if data.get("l") else None,
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -130,6 +134,7 @@ def sign_in(found: Principal) -> None:
         seen=int(time.time()),
         token_id=found.token_id,
         epoch=session_epoch(get_session(), found.token_id),
+        language=current().language,
     )
 
 
@@ -144,8 +149,16 @@ def sign_out() -> None:
 
 def forget() -> None:
     """Send this browser a fresh session without a participant (the token's sessions were
-    already ended, e.g. by an erasure)."""
-    g.web_session = WebSession(csrf=secrets.token_urlsafe(32), seen=int(time.time()))
+    already ended, e.g. by an erasure). The language chosen stays: it is no secret, and the
+    page that says goodbye is read in it."""
+    g.web_session = WebSession(
+        csrf=secrets.token_urlsafe(32), seen=int(time.time()), language=current().language
+    )
+
+
+def choose_language(language: str) -> None:
+    """Remember this browser's choice of language in its session cookie."""
+    g.web_session = replace(current(), language=language)
 
 
 def check_csrf(expected: str | None = None) -> None:

@@ -20,6 +20,7 @@ from service.api.access import current_principal, participant_page
 from service.db import get_session
 from service.domain.errors import NotFoundError
 from service.services.context import participant_context
+from service.web.language import content_language
 from service.web.participant import blp
 
 SHEETS_FILE = "information-sheets.json"
@@ -82,6 +83,8 @@ def welcome() -> str:
     study_id = current_principal().study_id
     if study_id is None:
         raise NotFoundError("Only a participant reads the welcome page.")
-    form = participant_context(get_session(), study_id).catalogue.consent_form
+    catalogue = participant_context(get_session(), study_id).catalogue
+    form = catalogue.consent_form_in(content_language())
     sheet = information_sheet(form.information_sheet_version)
-    return render_template("welcome.html", form=form, sheet=sheet)
+    # The sheets' text is the study team's English (a Welsh sheet is theirs to add).
+    return render_template("welcome.html", form=form, sheet=sheet, sheet_language="en-GB")

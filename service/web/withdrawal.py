@@ -17,32 +17,40 @@ from service.resources import ledger_writer
 from service.services.consent import withdraw
 from service.web import session as web_session
 from service.web.participant import blp
+from service.web.words import lazy_gettext
 
 CHOICES = {
     "no-further-contact": (
-        "Stop contacting me",
-        "We will not contact you again. The answers you have given stay in the study, and you "
-        "can still answer questionnaires here if you want to.",
+        lazy_gettext("Stop contacting me"),
+        lazy_gettext(
+            "We will not contact you again. The answers you have given stay in the study, and you "
+            "can still answer questionnaires here if you want to."
+        ),
     ),
     "stop": (
-        "Stop taking part",
-        "You will not be asked any more questions. The answers you have already given stay in "
-        "the study and may be used in its results. You cannot undo this.",
+        lazy_gettext("Stop taking part"),
+        lazy_gettext(
+            "You will not be asked any more questions. The answers you have already given stay in "
+            "the study and may be used in its results. You cannot undo this."
+        ),
     ),
     "stop-and-erase": (
-        "Stop taking part and delete my answers",
-        "You will not be asked any more questions. Your answers and your contact details are "
-        "deleted for good, and your link stops working. We keep only a record that you left, "
-        "without your name or answers. You cannot undo this.",
+        lazy_gettext("Stop taking part and delete my answers"),
+        lazy_gettext(
+            "You will not be asked any more questions. Your answers and your contact details are "
+            "deleted for good, and your link stops working. We keep only a record that you left, "
+            "without your name or answers. You cannot undo this."
+        ),
     ),
 }
-NO_CHOICE = "Choose what you would like to do"
+NO_CHOICE = lazy_gettext("Choose what you would like to do")
 
 
-def _page(error: str | None = None) -> Response:
+def _page(error: object = None) -> Response:
+    error = str(error) if error else None
     page = render_template(
         "withdraw.html",
-        choices=CHOICES,
+        choices={scope: (str(text), str(meaning)) for scope, (text, meaning) in CHOICES.items()},
         errors={"scope": error} if error else {},
         error_list=[{"text": error, "href": "#scope"}] if error else [],
     )
@@ -63,7 +71,9 @@ def confirm_leave() -> Response | str:
     if scope not in CHOICES:
         return _page(NO_CHOICE)
     title, meaning = CHOICES[scope]
-    return render_template("withdraw_confirm.html", scope=scope, title=title, meaning=meaning)
+    return render_template(
+        "withdraw_confirm.html", scope=scope, title=str(title), meaning=str(meaning)
+    )
 
 
 @blp.route("/withdraw/confirm", methods=["POST"])

@@ -140,6 +140,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("POST", "/p/start", None, EVERYONE, 0),
     ("GET", "/p/help", None, EVERYONE, 0),
     ("POST", "/p/sign-out", None, EVERYONE, 0),
+    ("GET", "/p/language/cy/help", None, EVERYONE, 0),
     ("GET", "/p/assets/init.mjs", None, EVERYONE, 0),
     ("GET", "/p/", None, PARTICIPANTS, 0),
     ("GET", "/p/welcome", None, PARTICIPANTS, 0),

@@ -83,6 +83,8 @@ class Journey:
     name: str
     viewport: dict[str, int] = field(default_factory=lambda: dict(PHONE))
     javascript: bool = True
+    # The name of the header's help link, which every page has: "Cael help nawr" in Welsh.
+    help_link: str = "Get help now"
     requests: list[str] = field(default_factory=list)
     violations: dict[str, list[str]] = field(default_factory=dict)
     pages: list[str] = field(default_factory=list)
@@ -125,7 +127,7 @@ class Journey:
         assert answer.url.split("#")[0] == page.url.split("#")[0], (answer.url, page.url)
         headers_are_safe(page.url, answer.all_headers())
         self.headers_checked += 1
-        expect(page.get_by_role("link", name="Get help now").first).to_be_visible()
+        expect(page.get_by_role("link", name=self.help_link).first).to_be_visible()
         results = Axe().run(page if self.javascript else self._inspect(page))
         found = [v["id"] for v in results.response["violations"]]
         if found:
