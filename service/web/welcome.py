@@ -4,7 +4,8 @@ Its text is the participant information sheet of the version the consent form na
 (``information_sheet_version``), kept beside the definitions in
 ``<PSAM_INSTRUMENTS_DIR>/information-sheets.json``, keyed by that version. The consent form
 is a hashed definition that cannot change once published, so the sheet's text lives beside
-it rather than in it; a new sheet is a new key, named by a new form version.
+it rather than in it; a new sheet is a new key, named by a new form version. A sheet in
+another language is in ``information-sheets.<tag>.json`` (``cy-GB``), under the same keys.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from service.web.language import content_language
 from service.web.participant import blp
 
 SHEETS_FILE = "information-sheets.json"
+ENGLISH = "en-GB"
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,19 @@ def _sheets(path: Path) -> dict[str, InformationSheet]:
     return parse_sheets(json.loads(path.read_text(encoding="utf-8")))
 
 
-def information_sheet(version: str | None) -> InformationSheet | None:
-    """The information sheet of a version, if the definitions folder has its text."""
+def information_sheet(
+    version: str | None, language: str = ENGLISH
+) -> tuple[InformationSheet | None, str]:
+    """The information sheet of a version in ``language`` if the definitions folder has that
+    text (``information-sheets.<tag>.json``), else in English; and the tag it is in."""
     if version is None:
-        return None
+        return None, ENGLISH
     folder = Path(current_app.config["PSAM_INSTRUMENTS_DIR"])
-    return _sheets(folder / SHEETS_FILE).get(version)
+    if language != ENGLISH:
+        translated = _sheets(folder / f"information-sheets.{language}.json").get(version)
+        if translated is not None:
+            return translated, language
+    return _sheets(folder / SHEETS_FILE).get(version), ENGLISH
 
 
 @blp.route("/welcome", methods=["GET"])
@@ -85,6 +94,5 @@ def welcome() -> str:
         raise NotFoundError("Only a participant reads the welcome page.")
     catalogue = participant_context(get_session(), study_id).catalogue
     form = catalogue.consent_form_in(content_language())
-    sheet = information_sheet(form.information_sheet_version)
-    # The sheets' text is the study team's English (a Welsh sheet is theirs to add).
-    return render_template("welcome.html", form=form, sheet=sheet, sheet_language="en-GB")
+    sheet, sheet_language = information_sheet(form.information_sheet_version, content_language())
+    return render_template("welcome.html", form=form, sheet=sheet, sheet_language=sheet_language)

@@ -131,6 +131,8 @@ def test_a_choice_made_before_sign_in_is_kept_after_it_and_on_another_device(
     welcome = read(client, "/p/welcome")
     assert html_lang(welcome) == "cy"
     assert "Ymlaen i’r ffurflen gydsynio" in welcome.links
+    # The information sheet in Welsh (instruments/information-sheets.cy-GB.json).
+    assert welcome.h1 == "Cymorth gan Gymheiriaid ar ôl Camesgoriad: beth yw'r astudiaeth"
     assert session.get(LanguageChoice, study_id).language == "cy"  # type: ignore[union-attr]
     # Another device, whose browser asks for English, signs in with the same link.
     other = client.application.test_client()
