@@ -401,7 +401,6 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "response_id": UUID_1,
     "token_id": UUID_2,
     "witness_id": UUID_2,
-    "interview_id": UUID_1,
     "slot_id": UUID_2,
     "code": "consent-required",
     "instrument_id": "phq-9",
