@@ -27,6 +27,9 @@ post_hooks: []
 content_type_overrides:
   application/x-pem-file: text/plain
   application/fhir+ndjson: text/plain
+  application/x-ndjson: text/plain
+  audio/*: application/octet-stream
+  text/plain; charset=utf-8: application/octet-stream
 """
 PHQ9 = {
     "phq9_1": 2,

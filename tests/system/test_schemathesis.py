@@ -43,6 +43,9 @@ def run_schemathesis(server: LiveServer, token: str, folder: Path, *extra: str) 
     return "\n".join(outputs)
 
 
+HOOKS = "schemathesis_hooks.py"  # how a recording goes on the wire
+
+
 def run_schemathesis_once(server: LiveServer, token: str, folder: Path, *extra: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
@@ -76,6 +79,7 @@ def run_schemathesis_once(server: LiveServer, token: str, folder: Path, *extra: 
         timeout=900 + MAX_EXAMPLES * 30,
         check=False,
         cwd=folder,  # schemathesis keeps a cache folder in its working directory
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name(HOOKS))},
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
