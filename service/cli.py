@@ -444,11 +444,17 @@ def export_responses(
         submitted=submitted,
     )
     session, keys, operator = get_session(), _keys(), Principal.operator("export responses")
+    db = get_db()
+    reading = db.export_sessionmaker()  # a standby when PSAM_EXPORT_DATABASE_URL is set
     try:
-        export = exports.begin_export(session, ledger_writer(session), operator, request)
+        point = exports.read_point(reading)
+        export = exports.begin_export(
+            session, ledger_writer(session), operator, request, point=point
+        )
     except DomainError as exc:
+        reading.close()
         raise click.ClickException(str(exc)) from None
-    reading = get_db().read_sessionmaker()
+    primary = db.read_sessionmaker if db.export_engine is not None else None
     completed = False
     try:
         with (
@@ -457,7 +463,7 @@ def export_responses(
                 length=exports.count_rows(reading, export), label="exporting", file=sys.stderr
             ) as bar,
         ):
-            for chunk in exports.export_chunks(reading, keys, export):
+            for chunk in exports.export_chunks(reading, keys, export, primary=primary):
                 handle.write(chunk)
                 bar.update(export.rows - bar.pos)
         completed = True

@@ -32,7 +32,17 @@ _STREAM_DOC = {
         "200": {
             "description": "One row per submitted response; the X-Export-Id header names the "
             "manifest, completed when the stream ends",
-            "headers": {"X-Export-Id": {"schema": {"type": "string", "format": "uuid"}}},
+            "headers": {
+                "X-Export-Id": {"schema": {"type": "string", "format": "uuid"}},
+                "X-Export-Read-From": {
+                    "description": "primary, or replica when exports read a standby",
+                    "schema": {"type": "string", "enum": ["primary", "replica"]},
+                },
+                "X-Export-Data-As-Of": {
+                    "description": "Every change committed up to this time is in the export",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+            },
             "content": {
                 "text/csv": {"schema": {"type": "string"}, "example": EXPORT_CSV},
                 "application/x-ndjson": {"schema": {"type": "string"}, "example": EXPORT_NDJSON},
@@ -83,14 +93,24 @@ def stream_export(
 ) -> Response:
     """Begin an export (manifest, access log), then stream it; its end is recorded when the
     stream ends, also when the client goes away."""
-    session, principal, keys = get_session(), current_principal(), get_keys()
-    export = exports.begin_export(session, ledger_writer(session), principal, request, fhir=fhir)
+    session, principal, keys, db = get_session(), current_principal(), get_keys(), get_db()
+    # The rows come from the export database (a standby when one is set; no write lock on
+    # SQLite); the manifest and the access log go to the primary.
+    reading = db.export_sessionmaker()
+    try:
+        point = exports.read_point(reading)
+        export = exports.begin_export(
+            session, ledger_writer(session), principal, request, fhir=fhir, point=point
+        )
+    except BaseException:
+        reading.close()
+        raise
+    primary = db.read_sessionmaker if db.export_engine is not None else None
 
     def stream() -> Iterator[bytes]:
         completed = False
-        reading = get_db().read_sessionmaker()  # no write lock held while the rows stream
         try:
-            yield from exports.export_chunks(reading, keys, export)
+            yield from exports.export_chunks(reading, keys, export, primary=primary)
             completed = True
         finally:
             reading.close()  # ends the cursor, also when the client has gone
@@ -98,6 +118,10 @@ def stream_export(
 
     response = Response(stream_with_context(stream()), content_type=export.media_type)
     response.headers["X-Export-Id"] = str(export.id)
+    response.headers["X-Export-Read-From"] = point.source
+    as_of = exports.iso_utc(point.as_of)
+    if as_of is not None:
+        response.headers["X-Export-Data-As-Of"] = as_of
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{request.instrument}-{export.id}.{extension}"'
     )

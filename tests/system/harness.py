@@ -15,6 +15,7 @@ from typing import Any
 from service.config import PROJECT_ROOT
 from tests.conftest import fresh_database
 from tests.system.conftest import BIN, free_port, run_cli, wait_until_healthy
+from tests.system.postgres import PgBouncer
 
 
 @dataclass
@@ -26,10 +27,15 @@ class Deployment:
     auditor: str
 
 
-def deploy(name: str, folder: Path, **settings: str) -> Deployment:
+def deploy(
+    name: str, folder: Path, *, pooler: PgBouncer | None = None, **settings: str
+) -> Deployment:
+    """A migrated database with instruments, keys and staff tokens; with ``pooler``, the
+    gunicorn instances (and later CLI calls) reach it through that PgBouncer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PSAM_"))}
+    database_url = fresh_database(name if pooler is None else f"{name}_pooled", folder)
     env.update(
-        DATABASE_URL=fresh_database(name, folder),
+        DATABASE_URL=database_url,
         PSAM_INSTANCE_DIR=str(folder / f"{name}-instance"),
         PSAM_LOG_LEVEL="WARNING",
     )
@@ -42,6 +48,8 @@ def deploy(name: str, folder: Path, **settings: str) -> Deployment:
         made = run_cli(env, "tokens", "create", "--role", role, "--label", f"system {role}")
         assert made.returncode == 0, made.stderr
         tokens.append(made.stdout.strip().splitlines()[-1])
+    if pooler is not None:  # migrated directly, served through the pooler
+        env.update(DATABASE_URL=pooler.url_for(database_url), PSAM_DATABASE_POOLER="pgbouncer")
     return Deployment(env, *tokens)
 
 

@@ -1,5 +1,6 @@
 """Two gunicorn instances on one database: the consent log stays one gapless chain and every
-acknowledged submission is stored exactly once."""
+acknowledged submission is stored exactly once; run directly and through PgBouncer in
+transaction pooling mode (the ``pooler`` fixture)."""
 
 import threading
 from pathlib import Path
@@ -7,13 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.system.harness import Gunicorn, bearer, call, consented_participant, deploy
+from tests.system.postgres import PgBouncer
 
 pytestmark = pytest.mark.system
 PHQ9 = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
 
 
-def test_two_replicas_share_one_chain_and_store_each_submission_once(tmp_path: Path) -> None:
-    deployment = deploy("psam_replicas_test", tmp_path)
+def test_two_replicas_share_one_chain_and_store_each_submission_once(
+    tmp_path: Path, pooler: PgBouncer | None
+) -> None:
+    deployment = deploy("psam_replicas_test", tmp_path, pooler=pooler)
     replicas = [Gunicorn(deployment).start(), Gunicorn(deployment).start()]
     try:
         acknowledged: list[tuple[str, str]] = []
