@@ -27,22 +27,25 @@ from service.services import exports
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="For analysts")
 
+# The headers every streamed export (CSV, NDJSON, FHIR) answers with.
+EXPORT_HEADERS = {
+    "X-Export-Id": {"schema": {"type": "string", "format": "uuid"}},
+    "X-Export-Read-From": {
+        "description": "primary, or replica when exports read a standby",
+        "schema": {"type": "string", "enum": ["primary", "replica"]},
+    },
+    "X-Export-Data-As-Of": {
+        "description": "Every change committed up to this time is in the export (absent "
+        "while a standby has replayed no transaction since it started)",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+}
 _STREAM_DOC = {
     "responses": {
         "200": {
             "description": "One row per submitted response; the X-Export-Id header names the "
             "manifest, completed when the stream ends",
-            "headers": {
-                "X-Export-Id": {"schema": {"type": "string", "format": "uuid"}},
-                "X-Export-Read-From": {
-                    "description": "primary, or replica when exports read a standby",
-                    "schema": {"type": "string", "enum": ["primary", "replica"]},
-                },
-                "X-Export-Data-As-Of": {
-                    "description": "Every change committed up to this time is in the export",
-                    "schema": {"type": "string", "format": "date-time"},
-                },
-            },
+            "headers": EXPORT_HEADERS,
             "content": {
                 "text/csv": {"schema": {"type": "string"}, "example": EXPORT_CSV},
                 "application/x-ndjson": {"schema": {"type": "string"}, "example": EXPORT_NDJSON},

@@ -28,12 +28,19 @@ class Deployment:
 
 
 def deploy(
-    name: str, folder: Path, *, pooler: PgBouncer | None = None, **settings: str
+    name: str,
+    folder: Path,
+    *,
+    pooler: PgBouncer | None = None,
+    database_url: str | None = None,
+    **settings: str,
 ) -> Deployment:
-    """A migrated database with instruments, keys and staff tokens; with ``pooler``, the
-    gunicorn instances (and later CLI calls) reach it through that PgBouncer."""
+    """A migrated database with instruments, keys and staff tokens (a fresh one of the
+    suite's kind unless ``database_url`` names one); with ``pooler``, the gunicorn instances
+    (and later CLI calls) reach it through that PgBouncer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PSAM_"))}
-    database_url = fresh_database(name if pooler is None else f"{name}_pooled", folder)
+    if database_url is None:
+        database_url = fresh_database(name if pooler is None else f"{name}_pooled", folder)
     env.update(
         DATABASE_URL=database_url,
         PSAM_INSTANCE_DIR=str(folder / f"{name}-instance"),
