@@ -155,11 +155,16 @@ class Database:
         self.export_engine = (
             make_engine(export_url, pooler=pooler) if export_url is not None else None
         )
-        self.export_sessionmaker: sessionmaker[Session] = (
+        self._standby_sessionmaker: sessionmaker[Session] | None = (
             sessionmaker(self.export_engine, expire_on_commit=False)
             if self.export_engine is not None
-            else self.read_sessionmaker
+            else None
         )
+
+    @property
+    def export_sessionmaker(self) -> sessionmaker[Session]:
+        """Sessions for an export's rows: on the standby, or the primary's read sessions."""
+        return self._standby_sessionmaker or self.read_sessionmaker
 
     def init_app(self, app: Flask) -> None:
         app.extensions["psam_db"] = self
