@@ -444,19 +444,16 @@ def export_responses(
         submitted=submitted,
     )
     session, keys, operator = get_session(), _keys(), Principal.operator("export responses")
+    try:
+        export = exports.begin_export(session, ledger_writer(session), operator, request)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
     db = get_db()
     reading = db.export_sessionmaker()  # a standby when PSAM_EXPORT_DATABASE_URL is set
-    try:
-        point = exports.read_point(reading)
-        export = exports.begin_export(
-            session, ledger_writer(session), operator, request, point=point
-        )
-    except DomainError as exc:
-        reading.close()
-        raise click.ClickException(str(exc)) from None
     primary = db.read_sessionmaker if db.export_engine is not None else None
     completed = False
     try:
+        export.point = exports.read_point(reading)
         with (
             out.open("wb") as handle,
             click.progressbar(

@@ -99,14 +99,13 @@ def stream_export(
     session, principal, keys, db = get_session(), current_principal(), get_keys(), get_db()
     # The rows come from the export database (a standby when one is set; no write lock on
     # SQLite); the manifest and the access log go to the primary.
+    export = exports.begin_export(session, ledger_writer(session), principal, request, fhir=fhir)
     reading = db.export_sessionmaker()
     try:
-        point = exports.read_point(reading)
-        export = exports.begin_export(
-            session, ledger_writer(session), principal, request, fhir=fhir, point=point
-        )
-    except BaseException:
+        point = export.point = exports.read_point(reading)
+    except Exception:  # e.g. the standby is down: the export is recorded as aborted
         reading.close()
+        exports.finish_export(session, ledger_writer(session), principal, export, False)
         raise
     primary = db.read_sessionmaker if db.export_engine is not None else None
 

@@ -172,7 +172,8 @@ _STANDBY_STATE = text(
 
 
 def read_point(reading: Session) -> ReadPoint:
-    """The ``ReadPoint`` of a session about to read an export's rows."""
+    """The ``ReadPoint`` of a session about to read an export's rows (``finish_export``
+    records it in the manifest)."""
     if reading.get_bind().dialect.name != "postgresql":
         return ReadPoint("primary", utcnow())  # SQLite's snapshot starts at the first read
     standby, replayed, started = reading.execute(_STANDBY_STATE).one()
@@ -195,6 +196,7 @@ class Export:
     skipped_count: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     fhir: FhirBase | None = None  # where the FHIR face lives, for a "fhir" export
+    point: ReadPoint | None = None  # where the rows are read, once reading has begun
 
     def skip(self, response_id: uuid.UUID, error: CryptoError) -> None:
         """Leave a row out: count it and, up to ``SKIPPED_NAMED``, name it and say why."""
@@ -214,12 +216,10 @@ def begin_export(
     request: ExportRequest,
     *,
     fhir: FhirBase | None = None,
-    point: ReadPoint | None = None,
 ) -> Export:
     """Check the request, record the manifest as started and log the access. Commits.
 
-    ``fhir`` is where the FHIR face lives, which a "fhir" export's resources point at;
-    ``point`` where the rows will be read (``read_point``), recorded in the manifest."""
+    ``fhir`` is where the FHIR face lives, which a "fhir" export's resources point at."""
     clause = request.consent_clause
     if clause is not None and clause not in consent_form(session).by_id:
         raise InvalidInputError({"consent_clause": ["not a clause of the consent form"]})
@@ -245,8 +245,6 @@ def begin_export(
         format=request.format,
         row_count=None,
         sha256=None,
-        read_from=None if point is None else point.source,
-        data_as_of=None if point is None else point.as_of,
     )
     session.add(manifest)
     record_access(
@@ -525,6 +523,8 @@ def finish_export(
     manifest.sha256 = export.digest.hexdigest() if completed else None
     manifest.skipped_count = export.skipped_count
     manifest.skipped = list(export.skipped)
+    if export.point is not None:
+        manifest.read_from, manifest.data_as_of = export.point.source, export.point.as_of
     filters: dict[str, Any] = {
         "export": str(export.id),
         "status": manifest.status,
