@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -26,13 +27,18 @@ from tests.system.conftest import free_port
 
 
 def postgres_bin(program: str) -> str:
-    """A PostgreSQL server program (initdb, pg_ctl, ...): on the PATH, or Debian's folder."""
-    found = shutil.which(program) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"), reverse=True)), None
-    )
+    """A PostgreSQL server program (initdb, pg_ctl, pgbouncer, ...): Debian's newest
+    version folder first (so pg_basebackup matches the server), then /usr/sbin, the PATH."""
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version, reverse=True)
+    folders = [*versions, "/usr/sbin"]
+    found = shutil.which(program, path=os.pathsep.join(folders)) or shutil.which(program)
     if found is None:
         raise RuntimeError(f"{program} is not installed (Debian: postgresql)")
     return found
+
+
+def _version(folder: str) -> list[int]:
+    return [int(part) for part in re.findall(r"\d+", folder)]
 
 
 def _as_postgres(command: list[str]) -> list[str]:
