@@ -168,3 +168,19 @@ def consented_participant(base: str, deployment: Deployment) -> tuple[str, str]:
     status, receipt = call(base, "POST", "/api/v1/me/consent", body, bearer(made["token"]))
     assert status == 201, receipt
     return made["study_id"], made["token"]
+
+
+PHQ9 = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
+
+
+def submit_phq9(base: str, token: str, key: str | None = None) -> tuple[int, Any]:
+    """Submit a baseline PHQ-9 (every item 1), with an Idempotency-Key when one is given."""
+    body = {
+        "instrument": "phq-9",
+        "version": "1.0.0",
+        "timepoint": "baseline",
+        "answers": PHQ9,
+        "submit": True,
+    }
+    headers = {**bearer(token), **({"Idempotency-Key": key} if key is not None else {})}
+    return call(base, "POST", "/api/v1/me/responses", body, headers)
