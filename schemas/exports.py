@@ -101,6 +101,20 @@ class ManifestSchema(Schema):
         required=True,
         metadata={"description": "The skipped rows by response id (the first 1,000)"},
     )
+    read_from = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(("primary", "replica")),
+        metadata={"description": "The database the rows were read from"},
+    )
+    data_as_of = UtcDateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Every change committed up to this time is in the export (a "
+            "replica's last replayed commit; null if the replica has replayed none yet)"
+        },
+    )
 
 
 class ManifestListSchema(Schema):

@@ -71,7 +71,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     except ValueError as exc:
         raise ConfigError("PSAM_CORS_ORIGINS", str(exc)) from None
     init_metrics(app)  # first, so its timer also covers the other before_request hooks
-    Database(app.config["DATABASE_URL"]).init_app(app)
+    Database(
+        app.config["DATABASE_URL"],
+        pooler=app.config.get("PSAM_DATABASE_POOLER"),
+        export_url=app.config.get("PSAM_EXPORT_DATABASE_URL"),
+    ).init_app(app)
     init_keys(app)
     register_error_handlers(app)
     api = init_api(app)

@@ -448,16 +448,19 @@ def export_responses(
         export = exports.begin_export(session, ledger_writer(session), operator, request)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
-    reading = get_db().read_sessionmaker()
+    db = get_db()
+    reading = db.export_sessionmaker()  # a standby when PSAM_EXPORT_DATABASE_URL is set
+    primary = db.read_sessionmaker if db.export_engine is not None else None
     completed = False
     try:
+        export.point = exports.read_point(reading)
         with (
             out.open("wb") as handle,
             click.progressbar(
                 length=exports.count_rows(reading, export), label="exporting", file=sys.stderr
             ) as bar,
         ):
-            for chunk in exports.export_chunks(reading, keys, export):
+            for chunk in exports.export_chunks(reading, keys, export, primary=primary):
                 handle.write(chunk)
                 bar.update(export.rows - bar.pos)
         completed = True

@@ -77,6 +77,38 @@ def _database_url(env: Mapping[str, str], instance: Path) -> str:
     return raw
 
 
+def _export_database_url(env: Mapping[str, str], primary: str) -> str | None:
+    """A PostgreSQL hot standby that exports read from (unset: the primary)."""
+    raw = env.get("PSAM_EXPORT_DATABASE_URL") or None
+    if raw is None:
+        return None
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            "PSAM_EXPORT_DATABASE_URL",
+            "is not a database URL (e.g. postgresql+psycopg://user@standby/db)",
+        ) from None
+    if url.get_backend_name() != "postgresql" or make_url(primary).get_backend_name() != (
+        "postgresql"
+    ):
+        raise ConfigError(
+            "PSAM_EXPORT_DATABASE_URL",
+            "must name a PostgreSQL standby of a PostgreSQL DATABASE_URL",
+        )
+    return raw
+
+
+def _pooler(env: Mapping[str, str], database_url: str) -> str | None:
+    """What sits between the service and PostgreSQL: nothing, or PgBouncer (any mode)."""
+    value = (env.get("PSAM_DATABASE_POOLER") or "").strip().lower() or None
+    if value not in (None, "pgbouncer"):
+        raise ConfigError("PSAM_DATABASE_POOLER", f"must be pgbouncer or unset, not {value!r}")
+    if value is not None and make_url(database_url).get_backend_name() != "postgresql":
+        raise ConfigError("PSAM_DATABASE_POOLER", "needs a PostgreSQL DATABASE_URL")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = (env.get(name) or default).upper()
     if value not in allowed:
@@ -226,9 +258,16 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     instruments = env.get("PSAM_INSTRUMENTS_DIR") or str(PROJECT_ROOT / "instruments")
     if not Path(instruments).is_dir():
         raise ConfigError("PSAM_INSTRUMENTS_DIR", f"must be a directory, not {instruments!r}")
+    database_url = _database_url(env, instance)
     return {
         "INSTANCE_DIR": str(instance),
-        "DATABASE_URL": _database_url(env, instance),
+        "DATABASE_URL": database_url,
+        # "pgbouncer" when DATABASE_URL goes through PgBouncer (transaction pooling): psycopg
+        # then prepares no statements on the server (docs/scaling.md).
+        "PSAM_DATABASE_POOLER": _pooler(env, database_url),
+        # A hot standby that exports (CSV/NDJSON, FHIR bulk) read their rows from; their
+        # manifests and the access log are still written on the primary (docs/scaling.md).
+        "PSAM_EXPORT_DATABASE_URL": _export_database_url(env, database_url),
         "PSAM_INSTRUMENTS_DIR": instruments,
         "PSAM_KEYRING": env.get("PSAM_KEYRING") or str(instance / "keyring.json"),
         # The whole keyring as JSON, for platforms that hand secrets over in the environment.
@@ -320,6 +359,8 @@ def config_for_tests(database_url: str, instance_dir: str) -> dict[str, Any]:
     return {
         "TESTING": True,
         "DATABASE_URL": database_url,
+        "PSAM_DATABASE_POOLER": None,
+        "PSAM_EXPORT_DATABASE_URL": None,
         "INSTANCE_DIR": instance_dir,
         "PSAM_KEYRING": str(Path(instance_dir) / "keyring.json"),
         "PSAM_KEYRING_JSON": None,

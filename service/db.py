@@ -88,15 +88,26 @@ class Base(DeclarativeBase):
 READ_ONLY = "psam_read_only"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL, with SQLite made to behave as the ledger needs."""
+def make_engine(url: str, *, pooler: str | None = None) -> Engine:
+    """An engine for the URL, with SQLite made to behave as the ledger needs.
+
+    ``pooler="pgbouncer"``: the URL goes through PgBouncer in transaction pooling mode, where
+    each transaction may run on another server connection. psycopg's automatic prepared
+    statements (made on the fifth run of a query, then used by name) would then name a
+    statement that the next server connection never saw; ``prepare_threshold=None`` turns
+    them off. The service's other session state is already transaction-scoped: advisory
+    locks are ``pg_advisory_xact_lock``, settings are ``SET LOCAL`` (docs/scaling.md).
+    """
     # hide_parameters: a database error's message would otherwise carry the bound values
     # (token hashes, study IDs, answers) into the logs.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    connect_args: dict[str, Any] = {}
+    if pooler == "pgbouncer":
+        connect_args["prepare_threshold"] = None
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -131,13 +142,29 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """Holds the engine and hands each request (or CLI command) its own session."""
 
-    def __init__(self, url: str):
-        self.engine = make_engine(url)
+    def __init__(self, url: str, *, pooler: str | None = None, export_url: str | None = None):
+        self.engine = make_engine(url, pooler=pooler)
         self.sessionmaker: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         # For long reads that write nothing (exports): no write lock on SQLite.
         self.read_sessionmaker: sessionmaker[Session] = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        # Where exports read their rows: a hot standby when one is set, else the primary.
+        # Connected straight to the standby (a pooler in front of it is the operator's
+        # choice, and the same prepared-statement rule then applies).
+        self.export_engine = (
+            make_engine(export_url, pooler=pooler) if export_url is not None else None
+        )
+        self._standby_sessionmaker: sessionmaker[Session] | None = (
+            sessionmaker(self.export_engine, expire_on_commit=False)
+            if self.export_engine is not None
+            else None
+        )
+
+    @property
+    def export_sessionmaker(self) -> sessionmaker[Session]:
+        """Sessions for an export's rows: on the standby, or the primary's read sessions."""
+        return self._standby_sessionmaker or self.read_sessionmaker
 
     def init_app(self, app: Flask) -> None:
         app.extensions["psam_db"] = self

@@ -346,6 +346,10 @@ class ExportManifest(Base):
     # one's response id and why. Null until the export ends.
     skipped_count: Mapped[int | None] = mapped_column(Integer)
     skipped: Mapped[list[Any] | None]
+    # Where the rows were read ("primary" or "replica"), and the time up to which every
+    # committed change is in them (a standby's last replayed commit; docs/scaling.md).
+    read_from: Mapped[str | None] = mapped_column(String(8))
+    data_as_of: Mapped[dt.datetime | None]
 
 
 class Notification(Base):

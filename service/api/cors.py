@@ -24,7 +24,15 @@ ALLOWED_HEADERS = (
     "If-None-Match",
     "X-Request-ID",
 )
-EXPOSED_HEADERS = ("X-Request-ID", "X-Export-Id", "Idempotent-Replayed", "Retry-After", "ETag")
+EXPOSED_HEADERS = (
+    "X-Request-ID",
+    "X-Export-Id",
+    "X-Export-Read-From",
+    "X-Export-Data-As-Of",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "ETag",
+)
 PREFLIGHT_MAX_AGE = 600
 
 

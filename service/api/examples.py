@@ -101,6 +101,8 @@ _MANIFEST = {
     "sha256": HASH,
     "skipped_count": 0,
     "skipped": [],
+    "read_from": "primary",
+    "data_as_of": WHEN,
 }
 _VERSION_SUMMARY = {"version": "1.0.0", "sha256": INSTRUMENT_HASH, "published_at": WHEN}
 _CHECKPOINT = {

@@ -28,12 +28,25 @@ from service.services import exports
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="For analysts")
 
+# The headers every streamed export (CSV, NDJSON, FHIR) answers with.
+EXPORT_HEADERS = {
+    "X-Export-Id": {"schema": {"type": "string", "format": "uuid"}},
+    "X-Export-Read-From": {
+        "description": "primary, or replica when exports read a standby",
+        "schema": {"type": "string", "enum": ["primary", "replica"]},
+    },
+    "X-Export-Data-As-Of": {
+        "description": "Every change committed up to this time is in the export (absent "
+        "while a standby has replayed no transaction since it started)",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+}
 _STREAM_DOC = {
     "responses": {
         "200": {
             "description": "One row per submitted response; the X-Export-Id header names the "
             "manifest, completed when the stream ends",
-            "headers": {"X-Export-Id": {"schema": {"type": "string", "format": "uuid"}}},
+            "headers": EXPORT_HEADERS,
             "content": {
                 "text/csv": {"schema": {"type": "string"}, "example": EXPORT_CSV},
                 "application/x-ndjson": {"schema": {"type": "string"}, "example": EXPORT_NDJSON},
@@ -85,14 +98,23 @@ def stream_export(
 ) -> Response:
     """Begin an export (manifest, access log), then stream it; its end is recorded when the
     stream ends, also when the client goes away."""
-    session, principal, keys = get_session(), current_principal(), get_keys()
+    session, principal, keys, db = get_session(), current_principal(), get_keys(), get_db()
+    # The rows come from the export database (a standby when one is set; no write lock on
+    # SQLite); the manifest and the access log go to the primary.
     export = exports.begin_export(session, ledger_writer(session), principal, request, fhir=fhir)
+    reading = db.export_sessionmaker()
+    try:
+        point = export.point = exports.read_point(reading)
+    except Exception:  # e.g. the standby is down: the export is recorded as aborted
+        reading.close()
+        exports.finish_export(session, ledger_writer(session), principal, export, False)
+        raise
+    primary = db.read_sessionmaker if db.export_engine is not None else None
 
     def stream() -> Iterator[bytes]:
         completed = False
-        reading = get_db().read_sessionmaker()  # no write lock held while the rows stream
         try:
-            yield from exports.export_chunks(reading, keys, export)
+            yield from exports.export_chunks(reading, keys, export, primary=primary)
             completed = True
         finally:
             reading.close()  # ends the cursor, also when the client has gone
@@ -100,6 +122,10 @@ def stream_export(
 
     response = Response(stream_with_context(stream()), content_type=export.media_type)
     response.headers["X-Export-Id"] = str(export.id)
+    response.headers["X-Export-Read-From"] = point.source
+    as_of = exports.iso_utc(point.as_of)
+    if as_of is not None:
+        response.headers["X-Export-Data-As-Of"] = as_of
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{request.instrument}-{export.id}.{extension}"'
     )

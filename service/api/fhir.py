@@ -19,7 +19,7 @@ from flask_smorest import Blueprint
 
 from schemas.fhir import ConsentSearchSchema, QuestionnaireSearchSchema, ResponseExportQuerySchema
 from service.api.access import current_principal, public, requires_roles
-from service.api.exports import export_request, stream_export
+from service.api.exports import EXPORT_HEADERS, export_request, stream_export
 from service.db import get_session
 from service.domain.fhir import FHIR_JSON, FhirBase, questionnaire
 from service.domain.fhir_data import consent
@@ -222,7 +222,7 @@ _NDJSON_EXAMPLE = (
         "200": {
             "description": "QuestionnaireResponses, each followed by its score Observations, "
             "one resource a line; X-Export-Id names the manifest",
-            "headers": {"X-Export-Id": {"schema": {"type": "string", "format": "uuid"}}},
+            "headers": EXPORT_HEADERS,
             "content": {
                 "application/fhir+ndjson": {
                     "schema": {"type": "string"},

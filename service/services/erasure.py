@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, select, text, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service.db import Base, Database, utcnow
@@ -129,16 +129,14 @@ def _purge_postgresql(
             time.sleep(0.1)
         if not reached:
             return [], "a transaction older than the erasure is still open (a backup?)"
-        conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(wait_seconds * 1000))}")
-        try:
-            for name in rewritten_tables():
-                table = Base.metadata.tables[name]
-                conn.exec_driver_sql(f'VACUUM FULL "{table.name}"')
-        except OperationalError as exc:
-            log.warning("erasure purge: VACUUM FULL did not get its lock: %s", exc.orig)
+        # No session setting (such as SET lock_timeout) bounds the wait: through PgBouncer
+        # in transaction pooling each autocommit statement may run on another server
+        # connection, so a setting would miss the VACUUM and stay behind for whichever
+        # client gets that connection next. SKIP_LOCKED skips a table whose lock is not free
+        # at once (with a notice); such tables are tried again until the wait is over.
+        tables = [Base.metadata.tables[name].name for name in rewritten_tables()]
+        if not _rewrite_within(conn, tables, time.monotonic() + wait_seconds):
             return [], "a table lock did not come within the wait; the rewrite is to be rerun"
-        finally:
-            conn.exec_driver_sql("RESET lock_timeout")
     return reached, None if len(reached) == len(pending) else "an older transaction is open"
 
 
@@ -160,16 +158,43 @@ def rewrite_table_files(
             if time.monotonic() >= deadline:
                 return "a transaction older than the deletion is still open (a backup?)"
             time.sleep(0.1)
-        conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(wait_seconds * 1000))}")
-        try:
-            for name in names:
-                conn.exec_driver_sql(f'VACUUM FULL "{Base.metadata.tables[name].name}"')
-        except OperationalError as exc:
-            log.warning("table rewrite did not get its lock: %s", exc.orig)
+        tables = [Base.metadata.tables[name].name for name in names]
+        if not _rewrite_within(conn, tables, deadline):
             return "a table lock did not come within the wait; the rewrite is to be rerun"
-        finally:
-            conn.exec_driver_sql("RESET lock_timeout")
     return None
+
+
+def _rewrite(conn: Connection, table: str) -> bool:
+    """VACUUM FULL one table unless another transaction holds a lock on it; whether it ran."""
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("no PostgreSQL connection to listen for notices on")
+    skipped: list[object] = []
+
+    def on_notice(diagnostic: Any) -> None:
+        if diagnostic.sqlstate == _LOCK_NOT_AVAILABLE:
+            skipped.append(diagnostic)
+
+    driver.add_notice_handler(on_notice)
+    try:
+        conn.exec_driver_sql(f'VACUUM (FULL, SKIP_LOCKED) "{table}"')
+    finally:
+        driver.remove_notice_handler(on_notice)
+    return not skipped
+
+
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _rewrite_within(conn: Connection, tables: list[str], deadline: float) -> bool:
+    """VACUUM FULL each table, trying again those whose lock is taken until ``deadline``;
+    whether every one was rewritten."""
+    while tables := [name for name in tables if not _rewrite(conn, name)]:
+        if time.monotonic() >= deadline:
+            log.warning("VACUUM FULL did not get the lock on %s", tables)
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _older_snapshot_open(conn: Connection, erasure_xid: int | None) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, Row, Text, cast, func, literal, select
+from sqlalchemy import Connection, LargeBinary, Row, Text, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -116,8 +116,8 @@ class ExportRequest:
             "instrument": self.instrument,
             "version": list(self.versions) or None,
             "timepoint": self.timepoint,
-            "submitted_since": _iso(self.submitted_since),
-            "submitted_until": _iso(self.submitted_until),
+            "submitted_since": iso_utc(self.submitted_since),
+            "submitted_until": iso_utc(self.submitted_until),
             "consent_clause": self.consent_clause,
             "format": self.format,
             "labels": self.labels,
@@ -129,7 +129,8 @@ class ExportRequest:
         return {k: v for k, v in filters.items() if v is not None}
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    """A time as ISO 8601 in UTC with a ``Z``, to the microsecond (None stays None)."""
     if moment is None:
         return None
     if moment.tzinfo is not dt.UTC:
@@ -158,6 +159,33 @@ def versions_for(session: Session, request: ExportRequest) -> list[Instrument]:
     return [instrument(session, request.instrument, v, request.lang) for v in chosen]
 
 
+@dataclass(frozen=True)
+class ReadPoint:
+    """Where an export's rows are read, and the time up to which every committed change is
+    in them: on a standby its last replayed commit (None until it has replayed one), on the
+    primary the reading transaction's start. The rows query runs after this is taken, so
+    the export holds at least everything committed by then."""
+
+    source: str  # "primary" or "replica"
+    as_of: dt.datetime | None
+
+
+_STANDBY_STATE = text(
+    "SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp(), transaction_timestamp()"
+)
+
+
+def read_point(reading: Session) -> ReadPoint:
+    """The ``ReadPoint`` of a session about to read an export's rows (``finish_export``
+    records it in the manifest)."""
+    if reading.get_bind().dialect.name != "postgresql":
+        return ReadPoint("primary", utcnow())  # SQLite's snapshot starts at the first read
+    standby, replayed, started = reading.execute(_STANDBY_STATE).one()
+    if standby:
+        return ReadPoint("replica", replayed)
+    return ReadPoint("primary", started)
+
+
 @dataclass
 class Export:
     """An export under way: its manifest id, columns, and what has been sent so far."""
@@ -173,6 +201,7 @@ class Export:
     skipped: list[dict[str, str]] = field(default_factory=list)
     fhir: FhirBase | None = None  # where the FHIR face lives, for a "fhir" export
     labels: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
+    point: ReadPoint | None = None  # where the rows are read, once reading has begun
 
     def skip(self, response_id: uuid.UUID, error: CryptoError) -> None:
         """Leave a row out: count it and, up to ``SKIPPED_NAMED``, name it and say why."""
@@ -244,12 +273,22 @@ def begin_export(
     )
 
 
-def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iterator[bytes]:
+def export_chunks(
+    session: Session,
+    keys: KeyringSource,
+    export: Export,
+    *,
+    primary: Callable[[], Session] | None = None,
+) -> Iterator[bytes]:
     """The export's bytes, a batch of rows at a time, hashed as they go.
 
     Rows come as plain tuples from a server-side cursor (no ORM objects), with each row's
     wrapped data key joined in; a batch is decrypted and written out in one piece. A row
     that does not decrypt is skipped and recorded on ``export``.
+
+    ``primary`` opens a session on the primary when ``session`` reads a standby: a standby
+    lags, so each batch's consent (withdrawals and erasures) is checked on the primary,
+    where a withdrawal made during the lag is already visible.
     """
     request = export.request
     names = header(export.fixed, export.columns)
@@ -268,7 +307,11 @@ def export_chunks(session: Session, keys: KeyringSource, export: Export) -> Iter
     rows = connection.execute(query.execution_options(yield_per=BATCH))
     for batch in rows.partitions():
         study_ids = {row.study_id for row in batch}
-        allowed = _consenting(session, study_ids, request.consent_clause)
+        allowed = (
+            _consenting(session, study_ids, request.consent_clause)
+            if primary is None
+            else _consenting_on_primary(primary, study_ids, request.consent_clause)
+        )
         keyring = keys.current()  # once a batch, not once a participant
         records = []
         for row in batch:
@@ -300,6 +343,24 @@ def _consenting(session: Session, study_ids: set[str], clause: str | None) -> se
         for sid, state in states.items()
         if state.state != ERASED and state.clauses.get(clause) is True
     }
+
+
+def _consenting_on_primary(
+    primary: Callable[[], Session], study_ids: set[str], clause: str | None
+) -> set[str]:
+    """``_consenting`` as the primary sees it now; one short transaction a batch, so a long
+    export pins no primary connection (nor a PgBouncer server) between batches."""
+    with primary() as session:
+        erased = set(
+            session.scalars(
+                select(Participant.study_id).where(
+                    Participant.study_id.in_(study_ids), Participant.erased_at.is_not(None)
+                )
+            )
+        )
+        allowed = _consenting(session, study_ids - erased, clause)
+        session.rollback()
+    return allowed
 
 
 def _reason(error: CryptoError) -> str:
@@ -358,7 +419,7 @@ def _record(
     ]
     submitted = request.submitted_as
     if submitted == "time":
-        fixed.append(_iso(row.submitted_at))
+        fixed.append(iso_utc(row.submitted_at))
     elif submitted == "day":
         fixed.append(row.submitted_at.astimezone(dt.UTC).date().isoformat())
     if request.format == "fhir":  # the renderer maps the values themselves
@@ -482,6 +543,8 @@ def finish_export(
     manifest.sha256 = export.digest.hexdigest() if completed else None
     manifest.skipped_count = export.skipped_count
     manifest.skipped = list(export.skipped)
+    if export.point is not None:
+        manifest.read_from, manifest.data_as_of = export.point.source, export.point.as_of
     filters: dict[str, Any] = {
         "export": str(export.id),
         "status": manifest.status,

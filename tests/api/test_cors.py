@@ -89,7 +89,15 @@ def test_answers_to_an_allowed_origin_expose_the_headers_a_client_reads(
     assert answer.status_code == 200
     assert answer.headers["Access-Control-Allow-Origin"] == ALLOWED
     exposed = {h.strip() for h in answer.headers["Access-Control-Expose-Headers"].split(",")}
-    assert exposed == {"X-Request-ID", "X-Export-Id", "Idempotent-Replayed", "Retry-After", "ETag"}
+    assert exposed == {
+        "X-Request-ID",
+        "X-Export-Id",
+        "X-Export-Read-From",
+        "X-Export-Data-As-Of",
+        "Idempotent-Replayed",
+        "Retry-After",
+        "ETag",
+    }
     assert set(EXPOSED_HEADERS) == exposed
     assert "Access-Control-Allow-Credentials" not in answer.headers
     assert "Origin" in answer.headers["Vary"]

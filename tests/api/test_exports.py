@@ -306,6 +306,12 @@ def test_the_manifest_records_the_exact_bytes_and_the_access_log_the_export(
     assert manifest["sha256"] == hashlib.sha256(body).hexdigest()
     assert [v["version"] for v in manifest["versions"]] == ["1.0.0", "1.1.0"]
     assert manifest["actor"]["kind"] == "staff" and set(manifest["actor"]) == {"kind", "token_id"}
+    # Read from the primary (no standby set), complete up to a time the manifest and the
+    # headers agree on, and no later than the export's end.
+    assert manifest["read_from"] == response.headers["X-Export-Read-From"] == "primary"
+    as_of = dt.datetime.fromisoformat(response.headers["X-Export-Data-As-Of"])
+    assert dt.datetime.fromisoformat(manifest["data_as_of"]) == as_of.replace(microsecond=0)
+    assert as_of.replace(microsecond=0) <= dt.datetime.fromisoformat(manifest["completed_at"])
     listed = client.get("/api/v1/exports", headers=analyst).get_json()["exports"]
     assert listed[0]["id"] == export_id
     log = client.get("/api/v1/audit/access-log?limit=1000", headers=auth("auditor")).get_json()

@@ -11,11 +11,15 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from service.config import PROJECT_ROOT
-from tests.conftest import fresh_database
+from tests.conftest import ON_POSTGRESQL, TEST_DATABASE_URL, fresh_database
+
+if TYPE_CHECKING:
+    from tests.system.postgres import PgBouncer
 
 BIN = Path(sys.executable).parent
 
@@ -115,3 +119,28 @@ def live_server(system_env: dict[str, str]) -> Iterator[LiveServer]:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """PgBouncer in transaction pooling mode in front of the test database's server."""
+    from tests.system.postgres import PgBouncer  # here: that module imports this one
+
+    if not ON_POSTGRESQL:
+        raise RuntimeError("PgBouncer fronts PostgreSQL: mark the test postgresql")
+    bouncer = PgBouncer(TEST_DATABASE_URL).start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(
+    params=["direct", pytest.param("pgbouncer", marks=pytest.mark.postgresql)],
+)
+def pooler(request: pytest.FixtureRequest) -> PgBouncer | None:
+    """How the service reaches the database: directly, or through PgBouncer."""
+    if request.param == "direct":
+        return None
+    bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+    return bouncer

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from service.config import PROJECT_ROOT
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, shipped_version
 from tests.system.conftest import BIN, free_port, run_cli, wait_until_healthy
+from tests.system.postgres import PgBouncer
 
 
 @dataclass
@@ -26,10 +27,22 @@ class Deployment:
     auditor: str
 
 
-def deploy(name: str, folder: Path, **settings: str) -> Deployment:
+def deploy(
+    name: str,
+    folder: Path,
+    *,
+    pooler: PgBouncer | None = None,
+    database_url: str | None = None,
+    **settings: str,
+) -> Deployment:
+    """A migrated database with instruments, keys and staff tokens (a fresh one of the
+    suite's kind unless ``database_url`` names one); with ``pooler``, the gunicorn instances
+    (and later CLI calls) reach it through that PgBouncer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PSAM_"))}
+    if database_url is None:
+        database_url = fresh_database(name if pooler is None else f"{name}_pooled", folder)
     env.update(
-        DATABASE_URL=fresh_database(name, folder),
+        DATABASE_URL=database_url,
         PSAM_INSTANCE_DIR=str(folder / f"{name}-instance"),
         PSAM_LOG_LEVEL="WARNING",
     )
@@ -42,6 +55,8 @@ def deploy(name: str, folder: Path, **settings: str) -> Deployment:
         made = run_cli(env, "tokens", "create", "--role", role, "--label", f"system {role}")
         assert made.returncode == 0, made.stderr
         tokens.append(made.stdout.strip().splitlines()[-1])
+    if pooler is not None:  # migrated directly, served through the pooler
+        env.update(DATABASE_URL=pooler.url_for(database_url), PSAM_DATABASE_POOLER="pgbouncer")
     return Deployment(env, *tokens)
 
 
@@ -153,3 +168,19 @@ def consented_participant(base: str, deployment: Deployment) -> tuple[str, str]:
     status, receipt = call(base, "POST", "/api/v1/me/consent", body, bearer(made["token"]))
     assert status == 201, receipt
     return made["study_id"], made["token"]
+
+
+PHQ9 = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
+
+
+def submit_phq9(base: str, token: str, key: str | None = None) -> tuple[int, Any]:
+    """Submit a baseline PHQ-9 (every item 1), with an Idempotency-Key when one is given."""
+    body = {
+        "instrument": "phq-9",
+        "version": shipped_version("phq-9"),
+        "timepoint": "baseline",
+        "answers": PHQ9,
+        "submit": True,
+    }
+    headers = {**bearer(token), **({"Idempotency-Key": key} if key is not None else {})}
+    return call(base, "POST", "/api/v1/me/responses", body, headers)

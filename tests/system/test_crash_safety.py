@@ -1,6 +1,7 @@
 """SIGKILL of gunicorn (master and workers) with 200 submissions in flight, five rounds: after a
 restart and retries with each request's Idempotency-Key, nothing acknowledged is lost, nothing
-is stored twice, and the consent log verifies."""
+is stored twice, and the consent log verifies; run directly and through PgBouncer in
+transaction pooling mode (the ``pooler`` fixture)."""
 
 import threading
 import time
@@ -17,6 +18,7 @@ from tests.system.harness import (
     consented_participant,
     deploy,
 )
+from tests.system.postgres import PgBouncer
 
 pytestmark = pytest.mark.system
 PARTICIPANTS = 200
@@ -124,9 +126,9 @@ def one_round(deployment: Deployment, server: Gunicorn, people: list, round_no: 
 
 
 def test_no_acknowledged_submission_is_lost_or_doubled_across_five_hard_kills(
-    tmp_path: Path,
+    tmp_path: Path, pooler: PgBouncer | None
 ) -> None:
-    deployment = deploy("psam_crash_test", tmp_path)
+    deployment = deploy("psam_crash_test", tmp_path, pooler=pooler)
     server = Gunicorn(deployment, workers=4).start()
     try:
         people = [consented_participant(server.url, deployment) for _ in range(PARTICIPANTS)]

@@ -1,20 +1,29 @@
 """Two gunicorn instances on one database: the consent log stays one gapless chain and every
-acknowledged submission is stored exactly once."""
+acknowledged submission is stored exactly once; run directly and through PgBouncer in
+transaction pooling mode (the ``pooler`` fixture)."""
 
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import shipped_version
-from tests.system.harness import Gunicorn, bearer, call, consented_participant, deploy
+from tests.system.harness import (
+    Gunicorn,
+    bearer,
+    call,
+    consented_participant,
+    deploy,
+    submit_phq9,
+)
+from tests.system.postgres import PgBouncer
 
 pytestmark = pytest.mark.system
-PHQ9 = {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1}
 
 
-def test_two_replicas_share_one_chain_and_store_each_submission_once(tmp_path: Path) -> None:
-    deployment = deploy("psam_replicas_test", tmp_path)
+def test_two_replicas_share_one_chain_and_store_each_submission_once(
+    tmp_path: Path, pooler: PgBouncer | None
+) -> None:
+    deployment = deploy("psam_replicas_test", tmp_path, pooler=pooler)
     replicas = [Gunicorn(deployment).start(), Gunicorn(deployment).start()]
     try:
         acknowledged: list[tuple[str, str]] = []
@@ -24,15 +33,7 @@ def test_two_replicas_share_one_chain_and_store_each_submission_once(tmp_path: P
             first, second = replicas[n % 2].url, replicas[(n + 1) % 2].url
             try:
                 study_id, token = consented_participant(first, deployment)
-                body = {
-                    "instrument": "phq-9",
-                    "version": shipped_version("phq-9"),
-                    "timepoint": "baseline",
-                    "answers": PHQ9,
-                    "submit": True,
-                }
-                headers = {**bearer(token), "Idempotency-Key": f"replica-{n}"}
-                status, result = call(second, "POST", "/api/v1/me/responses", body, headers)
+                status, result = submit_phq9(second, token, key=f"replica-{n}")
                 if status != 201:
                     errors.append(f"{status} {result}")
                     return

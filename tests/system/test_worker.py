@@ -28,11 +28,17 @@ from service.services import notifications as outbox
 from tests.conftest import shipped_version
 from tests.mailbox import Mailbox
 from tests.system.conftest import BIN
-from tests.system.harness import Deployment, Gunicorn, bearer, call, consented_participant, deploy
+from tests.system.harness import (
+    Deployment,
+    Gunicorn,
+    bearer,
+    consented_participant,
+    deploy,
+    submit_phq9,
+)
 
 pytestmark = pytest.mark.system
 SAFETY = "safety@team.example.org"
-PHQ9 = {f"phq9_{i}": 1 for i in range(1, 9)} | {"phq9_9": 1, "phq9_10": 1}
 
 
 @pytest.fixture
@@ -67,15 +73,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=30)
 
 
-def submit_phq9(base: str, token: str) -> None:
-    body = {
-        "instrument": "phq-9",
-        "version": shipped_version("phq-9"),
-        "timepoint": "baseline",
-        "answers": PHQ9,
-        "submit": True,
-    }
-    status, answer = call(base, "POST", "/api/v1/me/responses", body, bearer(token))
+def submit_alerting_phq9(base: str, token: str) -> None:
+    status, answer = submit_phq9(base, token)
     assert status in (200, 201), answer
     assert [a["id"] for a in answer["alerts"]] == ["phq9_item9"]
 
@@ -90,7 +89,7 @@ def test_a_safety_email_arrives_within_a_minute_of_a_submit_over_http(
     try:
         _study_id, token = consented_participant(web.url, deployment)
         started = time.monotonic()
-        submit_phq9(web.url, token)
+        submit_alerting_phq9(web.url, token)
         [mail] = mailbox.wait_for(1, 60)
         took = time.monotonic() - started
     finally:

@@ -32,6 +32,12 @@ from service.startup import EXIT_REFUSED
         ("PSAM_INSTRUMENTS_DIR", "/nonexistent/instruments", "must be a directory"),
         ("PSAM_PUBLIC_URL", "study.example.org", "must be the address participants open"),
         ("PSAM_PUBLIC_URL", "https://study.example.org/?a=1", "no query, no fragment"),
+        ("PSAM_DATABASE_POOLER", "odyssey", "must be pgbouncer or unset"),
+        ("PSAM_DATABASE_POOLER", "pgbouncer", "needs a PostgreSQL DATABASE_URL"),
+        ("PSAM_EXPORT_DATABASE_URL", "not a url", "is not a database URL"),
+        ("PSAM_EXPORT_DATABASE_URL", "sqlite:///standby.db", "must name a PostgreSQL standby"),
+        # The default DATABASE_URL is SQLite, which has no standby to read from.
+        ("PSAM_EXPORT_DATABASE_URL", "postgresql+psycopg://standby/psam", "of a PostgreSQL"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(
