@@ -36,6 +36,7 @@ IDENTITY_KINDS = ("name", "email", "phone", "signature")
 # messages went to them (a safety alert's among them) is a fact about them.
 ERASED_IN_THE_CLEAR = (Notification, ReminderChoice)
 XID_MODULUS = 2**32
+_SESSION_DEKS = "psam.vault.data_keys"
 
 
 class ErasedError(CryptoError):
@@ -53,7 +54,14 @@ class Vault:
         self.session = session
         self.keys = keys
         self.cache_size = cache_size
-        self._deks: OrderedDict[str, DataKey] = OrderedDict()
+        # The default-sized cache is the session's: a second vault in the same request (the
+        # stored answer to an idempotent request) finds the key the work already unwrapped.
+        deks = session.info.get(_SESSION_DEKS) if cache_size == self.CACHE_SIZE else None
+        if deks is None:
+            deks = OrderedDict()
+            if cache_size == self.CACHE_SIZE:
+                session.info[_SESSION_DEKS] = deks
+        self._deks: OrderedDict[str, DataKey] = deks
 
     def _remember(self, study_id: str, dek: DataKey) -> DataKey:
         self._deks[study_id] = dek
@@ -192,6 +200,7 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
         result = session.execute(delete(table).where(table.c.study_id == study_id))
         counts[name] = int(getattr(result, "rowcount", 0) or 0)
     result = session.execute(delete(DataKeyRecord).where(DataKeyRecord.study_id == study_id))
+    session.info.get(_SESSION_DEKS, {}).pop(study_id, None)
     counts[DataKeyRecord.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
     participant.erased_at = utcnow()
     # The site is kept while the study runs; after erasure it is one more fact about a
