@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ class Turns:
     """Several wrk turns against one server, added up; CPU is the server's workers'."""
 
     requests: int = 0
+    sent: int = 0
     unexpected: int = 0
     socket_errors: int = 0
     seconds: float = 0.0
@@ -42,7 +44,9 @@ class Turns:
         return self.done / self.seconds if self.seconds else 0.0
 
     def cpu_ms(self, seconds: float) -> float:
-        return round(seconds * 1000 / self.requests, 3) if self.requests else 0.0
+        """CPU per request the server was sent (those wrk left unanswered at the end of a
+        turn cost the server too, and the CPU is read once the server is idle again)."""
+        return round(seconds * 1000 / self.sent, 3) if self.sent else 0.0
 
     @property
     def p50_ms(self) -> float:
@@ -61,6 +65,18 @@ def require_wrk() -> str:
     if found is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     return found
+
+
+def settle(workers: list[int], longest: float = 30.0) -> None:
+    """Wait until the workers are idle: the requests still queued when wrk stopped are this
+    turn's work, not the next one's."""
+    deadline, last = time.monotonic() + longest, cpu_seconds(workers)
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = cpu_seconds(workers)
+        if now - last < 0.01:
+            return
+        last = now
 
 
 def turn(
@@ -102,10 +118,12 @@ def turn(
         text=True,
         check=True,
     ).stdout
+    settle(workers)
     into.cpu_seconds += cpu_seconds(workers) - cpu
     into.db_cpu_seconds += cpu_seconds(databases) - db_cpu
     line = next(x for x in out.splitlines() if x.startswith("WRK "))
     found = json.loads(line[4:])
+    into.sent += found["next_offset"] - into.offset
     into.requests += found["requests"]
     into.unexpected += found["unexpected"]
     into.socket_errors += found["socket_errors"]

@@ -1,4 +1,5 @@
-"""The SQL a submit costs: statements per request, pinned so that a regression fails."""
+"""The SQL a submit costs: statements per request, pinned so that a regression fails; and
+the connection test that replaced a ping per request."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
-from service.db import get_db
+from service import db
+from service.db import get_db, make_engine
 from service.models import IdempotencyRecord
 from tests.conftest import consented_participant
 
@@ -104,3 +107,36 @@ def test_a_keyed_submit_costs_two_statements_more_than_an_unkeyed_one(submitter)
     assert seen == [*plain[:token], "INSERT", "SELECT", "SELECT"]
     with app.app_context(), get_db().sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 2
+
+
+@pytest.mark.postgresql
+def test_a_connection_back_from_an_idle_spell_is_tested_and_replaced_if_gone(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ping in steady use (it would cost a round trip a request); after an idle spell, a
+    connection the server has closed is replaced before anyone uses it."""
+    engine = make_engine(database_url)
+    admin = make_engine(database_url)
+    try:
+
+        def backend() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+        def terminate(pid: int) -> None:
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+        first = backend()
+        terminate(first)
+        with pytest.raises(OperationalError):  # in steady use: not tested, so this fails
+            backend()
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        second = backend()  # the pool replaced the broken one
+        terminate(second)
+        third = backend()  # tested at checkout, found gone, replaced: no error
+        assert len({first, second, third}) == 3
+    finally:
+        engine.dispose()
+        admin.dispose()
