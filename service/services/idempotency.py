@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, delete, select, update
+from sqlalchemy import Executable, Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -135,6 +135,15 @@ def deferred_commit(session: Session) -> Iterator[None]:
         del session.commit  # the class's own commit again
 
 
+# Built once (their compiled forms are cached): the hot path of every keyed request.
+_ANSWER = (
+    update(_RECORDS)
+    .where(_RECORDS.c.id == bindparam("claim_id"))
+    .values(status_code=bindparam("answer_status"), body=bindparam("sealed"))
+)
+_FORGET = delete(_RECORDS).where(_RECORDS.c.id == bindparam("claim_id"))
+
+
 def answer(
     session: Session, keys: KeyringSource, claimed: Claim, status_code: int, body: str
 ) -> None:
@@ -148,12 +157,11 @@ def answer(
         )
     except ErasedError:
         sealed = None
-    mine = _RECORDS.c.id == claimed.id
     if sealed is None:
-        changed = session.execute(delete(_RECORDS).where(mine))
+        changed = session.execute(_FORGET, {"claim_id": claimed.id})
     else:
         changed = session.execute(
-            update(_RECORDS).where(mine).values(status_code=status_code, body=sealed)
+            _ANSWER, {"claim_id": claimed.id, "answer_status": status_code, "sealed": sealed}
         )
     if getattr(changed, "rowcount", 0) == 0:
         # The request erased the participant, and their records with them. Kept in the
