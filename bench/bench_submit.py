@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
             warm = Turns()
             for server, mode in ((service, "submit"), (baseline, "insert")):
                 turn(server, warm, mode=mode, seconds=1, connections=8, lines=tokens)
+            turn(service, Turns(), mode="page", seconds=2, expect=200, lines=page_lines,
+                 connections=8)  # fmt: skip
             plain.offset = keyed.offset = warm.offset
             spare = args.connections * 4  # the requests wrk may have begun but not finished
             for _ in range(args.rounds):
