@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import make_url
 
 from bench.fixtures import Cohort, fresh, staff_token
+from bench.load import cpu_seconds
 from service.config import PROJECT_ROOT
 from service.domain.crypto import Keyring
 from service.services.keyring import write_keyring_file
@@ -39,7 +40,7 @@ CSV_PATH = "/api/v1/exports/responses?instrument=phq-9"
 
 def main(
     argv: list[str] | None = None, path: str = CSV_PATH, label: str = "CSV"
-) -> dict[str, float | int]:
+) -> dict[str, float | int | str]:
     argv = sys.argv[1:] if argv is None else argv
     url = argv[0] if argv else os.environ.get("DATABASE_URL", DEFAULT_URL)
     rows = int(argv[1]) if len(argv) > 1 else 100_000
@@ -86,6 +87,7 @@ def main(
                     time.sleep(0.2)
             worker = int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])
             before = peak_rss_kib(worker)
+            cpu = cpu_seconds([worker])
             request = urllib.request.Request(
                 "http://127.0.0.1:8765" + path,
                 headers={"Authorization": f"Bearer {token}"},
@@ -100,13 +102,15 @@ def main(
                     size += len(block)
             export_seconds = seconds = time.perf_counter() - started
             peak = peak_rss_kib(worker)
+            cpu = cpu_seconds([worker]) - cpu
         finally:
             server.terminate()
             server.wait()
         print(
             f"API export ({label}, decrypted): {lines - 1} lines, {size / 1e6:.1f} MB in "
             f"{seconds:.1f} s = {(lines - 1) / seconds:,.0f} rows/s; worker peak RSS "
-            f"{before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after"
+            f"{before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after; worker CPU "
+            f"{cpu * 1e6 / max(1, lines - 1):.1f} µs a row"
         )
 
         import psycopg
@@ -136,6 +140,7 @@ def main(
         "copy_rows_per_s": round(rows / seconds),
         "ratio": round((lines - 1) / export_seconds / (rows / seconds), 3),
         "server_peak_rss_mb": round(peak / 1024, 1),
+        "worker_cpu_us_per_row": round(cpu * 1e6 / max(1, lines - 1), 1),
     }
     print(json.dumps(figures))
     return figures

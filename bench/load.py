@@ -141,12 +141,94 @@ def run_load(
     return result
 
 
-class Server:
-    """gunicorn with the project's settings, serving ``app`` on a port."""
+def run_open_loop(
+    port: int, requests: Iterator[Request], *, rate: float, seconds: float, ok: set[int]
+) -> LoadResult:
+    """Send at a fixed arrival rate (open loop), whatever the server's pace: request ``i`` is
+    due at ``i / rate`` seconds, and its latency runs from then, not from when a connection
+    was free to send it, so a stall shows in the latency of every request it delays."""
+    result = LoadResult(0, 0, 0.0, [])
+    due: asyncio.Queue[tuple[float, Request] | None] = asyncio.Queue()
+    connections = 64  # more than rate x latency ever needs below saturation
 
-    def __init__(self, app: str, port: int, env: dict[str, str]):
-        self.app, self.port, self.env = app, port, env
+    async def schedule(started: float) -> None:
+        for i in range(int(rate * seconds)):
+            at = started + i / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await due.put((at, next(requests)))
+        for _ in range(connections):
+            await due.put(None)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (item := await due.get()) is not None:
+                at, request = item
+                body = b"" if request.body is None else json.dumps(request.body).encode()
+                head = f"{request.method} {request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                try:
+                    status, close = await _exchange(reader, writer, head.encode() + body)
+                except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
+                    status, close = 0, True
+                result.latencies_ms.append((time.perf_counter() - at) * 1000)
+                if status in ok:
+                    result.done += 1
+                else:
+                    result.errors += 1
+                if close:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        started = time.perf_counter() + 0.2  # the connections open first
+        await asyncio.gather(schedule(started), *(connection() for _ in range(connections)))
+        result.seconds = time.perf_counter() - started
+
+    asyncio.run(main())
+    return result
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (dead ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """gunicorn with the project's settings, serving ``app`` on a port; ``code`` runs another
+    checkout of the project (an earlier commit, for a before and after in one run)."""
+
+    def __init__(
+        self,
+        app: str,
+        port: int,
+        env: dict[str, str],
+        *,
+        code: Path = PROJECT_ROOT,
+        options: tuple[str, ...] = (),
+    ):
+        self.app, self.port, self.env, self.code, self.options = app, port, env, code, options
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def workers(self) -> list[int]:
+        """The worker processes' ids (the master does no request work)."""
+        assert self.proc is not None
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in found.stdout.split()]
 
     def __enter__(self) -> Server:
         self.proc = subprocess.Popen(
@@ -158,10 +240,14 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--access-logfile",
                 "/dev/null",
+                # No recycling during a run: a recycled worker's CPU time would be lost.
+                "--max-requests",
+                "0",
+                *self.options,
                 self.app,
             ],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **self.env},
+            cwd=self.code,
+            env={**os.environ, "PYTHONPATH": f"{self.code}:{PROJECT_ROOT}", **self.env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -108,7 +108,7 @@ def withdraw_me(body: dict[str, Any]) -> Receipt:
 @blp.route("/me/responses", methods=["POST"])
 @requires_roles("participant")
 @idempotent
-@blp.arguments(StartResponseSchema)
+@blp.arguments(StartResponseSchema())  # an instance: a class is instantiated per request
 @blp.response(201, ResponseSchema)
 def start_response(body: dict[str, Any]) -> responses.ResponseView:
     """Start a response to a task, or submit it in one go with ``"submit": true``."""

@@ -10,12 +10,16 @@ get its answer. The stored answer is ciphertext under the participant's data key
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, Table, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,11 +49,49 @@ class Claim:
     request_sha256: str
 
 
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Executable:
+    """INSERT the claim unless the key is taken: one round trip on the common path."""
+    if dialect == "postgresql":
+        build: Any = postgresql_insert(_RECORDS)
+    elif dialect == "sqlite":
+        build = sqlite_insert(_RECORDS)
+    else:  # pragma: no cover - the service runs on PostgreSQL and SQLite only
+        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
+    statement: Executable = build.on_conflict_do_nothing(
+        index_elements=[_RECORDS.c.study_id, _RECORDS.c.key]
+    ).returning(_RECORDS.c.id)
+    return statement
+
+
 def claim(
     session: Session, keys: KeyringSource, study_id: str, key: str, request_sha256: str
 ) -> Claim | Replay:
-    """Claim a key inside the request's transaction, or return the first request's answer."""
+    """Claim a key inside the request's transaction, or return the first request's answer.
+
+    One statement when the key is new: the INSERT waits while another transaction holds the
+    same key, and inserts nothing if that one commits; the first answer is then read."""
+    connection = session.connection()
+    statement = _claim_statement(connection.dialect.name)
     for _attempt in range(2):
+        record_id = uuid.uuid4()
+        inserted = connection.execute(
+            statement,
+            {
+                "id": record_id,
+                "study_id": study_id,
+                "key": key,
+                "request_sha256": request_sha256,
+                "status_code": None,
+                "body": None,
+                "created_at": utcnow(),
+            },
+        ).first()
+        if inserted is not None:
+            return Claim(record_id, study_id, key, request_sha256)
         existing = session.scalars(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.study_id == study_id, IdempotencyRecord.key == key
@@ -57,22 +99,7 @@ def claim(
         ).one_or_none()
         if existing is not None:
             return _existing(session, keys, existing, request_sha256)
-        record = IdempotencyRecord(
-            id=uuid.uuid4(),
-            study_id=study_id,
-            key=key,
-            request_sha256=request_sha256,
-            status_code=None,
-            body=None,
-            created_at=utcnow(),
-        )
-        session.add(record)
-        try:
-            session.flush()  # waits here while another transaction holds the same key
-        except IntegrityError:
-            session.rollback()
-            continue
-        return Claim(record.id, study_id, key, request_sha256)
+        # The holder released its claim (a server error) between the two statements.
     raise ConflictError("A request with this Idempotency-Key is still running: retry soon.")
 
 
@@ -108,14 +135,38 @@ def deferred_commit(session: Session) -> Iterator[None]:
         del session.commit  # the class's own commit again
 
 
+# Built once (their compiled forms are cached): the hot path of every keyed request.
+_ANSWER = (
+    update(_RECORDS)
+    .where(_RECORDS.c.id == bindparam("claim_id"))
+    .values(status_code=bindparam("answer_status"), body=bindparam("sealed"))
+)
+_FORGET = delete(_RECORDS).where(_RECORDS.c.id == bindparam("claim_id"))
+
+
 def answer(
     session: Session, keys: KeyringSource, claimed: Claim, status_code: int, body: str
 ) -> None:
-    """Store the answer beside the work it answers, and commit both. Commits."""
-    record = session.get(IdempotencyRecord, claimed.id)
-    if record is None:  # the request erased the participant, and their records with them
-        # Kept in the clear, beside the erasure: the receipt holds no health data, and a
-        # retry must get it back although the erasure revoked the token that sent it.
+    """Store the answer beside the work it answers, and commit both. Commits.
+
+    Core statements on the claim's id: nothing needs the record as an object, and the
+    participant's data key is the one the work itself used (the session's vault cache)."""
+    try:
+        sealed: bytes | None = Vault(session, keys).encrypt(
+            body, "idempotency_records", "body", claimed.id, claimed.study_id
+        )
+    except ErasedError:
+        sealed = None
+    if sealed is None:
+        changed = session.execute(_FORGET, {"claim_id": claimed.id})
+    else:
+        changed = session.execute(
+            _ANSWER, {"claim_id": claimed.id, "answer_status": status_code, "sealed": sealed}
+        )
+    if getattr(changed, "rowcount", 0) == 0:
+        # The request erased the participant, and their records with them. Kept in the
+        # clear, beside the erasure: the receipt holds no health data, and a retry must get
+        # it back although the erasure revoked the token that sent it.
         session.add(
             ErasureReceipt(
                 study_id=claimed.study_id,
@@ -126,15 +177,6 @@ def answer(
                 created_at=utcnow(),
             )
         )
-        session.commit()
-        return
-    try:
-        record.body = Vault(session, keys).encrypt(
-            body, "idempotency_records", "body", record.id, record.study_id
-        )
-        record.status_code = status_code
-    except ErasedError:
-        session.delete(record)
     session.commit()
 
 

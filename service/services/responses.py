@@ -38,6 +38,7 @@ from service.services.vault import Vault
 IN_PROGRESS = "in-progress"
 SUBMITTED = "submitted"
 _RESPONSES = cast(Table, Response.__table__)
+_INSERT_RESPONSE = insert(_RESPONSES)  # built once: its compiled form is cached
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def start_response(
     )
     stored = {c.key: getattr(row, c.key) for c in _RESPONSES.c}
     try:  # one Core INSERT; the unique task index refuses a second response
-        session.connection().execute(insert(_RESPONSES).values(stored))
+        session.connection().execute(_INSERT_RESPONSE, stored)
     except IntegrityError:
         session.rollback()
         raise ConflictError(

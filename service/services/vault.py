@@ -43,6 +43,7 @@ ERASED_IN_THE_CLEAR = (Notification, ReminderChoice, LanguageChoice)
 # under the data key, and that there was an interview (when, with whom) is a fact about them.
 INTERVIEW_TABLES = (InterviewChunk, InterviewFile, Interview)
 XID_MODULUS = 2**32
+_SESSION_DEKS = "psam.vault.data_keys"
 
 
 class ErasedError(CryptoError):
@@ -60,7 +61,14 @@ class Vault:
         self.session = session
         self.keys = keys
         self.cache_size = cache_size
-        self._deks: OrderedDict[str, DataKey] = OrderedDict()
+        # The default-sized cache is the session's: a second vault in the same request (the
+        # stored answer to an idempotent request) finds the key the work already unwrapped.
+        deks = session.info.get(_SESSION_DEKS) if cache_size == self.CACHE_SIZE else None
+        if deks is None:
+            deks = OrderedDict()
+            if cache_size == self.CACHE_SIZE:
+                session.info[_SESSION_DEKS] = deks
+        self._deks: OrderedDict[str, DataKey] = deks
 
     def _remember(self, study_id: str, dek: DataKey) -> DataKey:
         self._deks[study_id] = dek
@@ -200,6 +208,7 @@ def shred_participant(session: Session, study_id: str) -> ShredReport:
         result = session.execute(delete(table).where(table.c.study_id == study_id))
         counts[name] = int(getattr(result, "rowcount", 0) or 0)
     result = session.execute(delete(DataKeyRecord).where(DataKeyRecord.study_id == study_id))
+    session.info.get(_SESSION_DEKS, {}).pop(study_id, None)
     counts[DataKeyRecord.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
     participant.erased_at = utcnow()
     # The site is kept while the study runs; after erasure it is one more fact about a

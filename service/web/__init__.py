@@ -29,6 +29,7 @@ from service.web import staff_recordings as _recording_pages  # noqa: F401 (adds
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
 from service.web.language import init_languages
+from service.web.components import Components
 from service.web.letters import load_letter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -46,6 +47,7 @@ def init_web(app: Flask) -> None:
         "autoescape": True,
     }
     init_languages(app)
+    app.add_template_global(Components(), "component")
     app.extensions["psam_letter"] = load_letter(app.config.get("PSAM_LETTER_TEMPLATE"))
     app.register_blueprint(participant.blp)
     app.register_blueprint(staff.blp)
