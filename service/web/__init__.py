@@ -28,8 +28,8 @@ from service.web import staff_interviews as _staff_interview_pages  # noqa: F401
 from service.web import staff_recordings as _recording_pages  # noqa: F401 (adds its routes)
 from service.web import welcome as _welcome_page  # noqa: F401 (adds its route to blp)
 from service.web import withdrawal as _withdrawal_pages  # noqa: F401 (adds its routes to blp)
-from service.web.language import init_languages
 from service.web.components import Components
+from service.web.language import init_languages
 from service.web.letters import load_letter
 
 TEMPLATES = Path(__file__).parent / "templates"
