@@ -1,7 +1,7 @@
 """export manifests: which database an export read from, and up to when its rows are complete
 
-Revision ID: 0011_export_read_point
-Revises: 0010_interviews
+Revision ID: 0013_export_read_point
+Revises: 0012_language_choice
 Create Date: 2026-11-26 21:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_export_read_point"
-down_revision: str | None = "0010_interviews"
+revision: str = "0013_export_read_point"
+down_revision: str | None = "0012_language_choice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
