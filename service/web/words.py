@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import babel.dates
 import flask_babel
+from flask import has_app_context
 from flask_babel import lazy_gettext as lazy_gettext
 
 
@@ -19,7 +21,10 @@ def gettext(message: str, **values: Any) -> str:
 
 
 def format_date(day: dt.date | dt.datetime, pattern: str = "d MMMM y") -> str:
-    """A date as a person reads it in the request's language ("26 Tachwedd 2026")."""
+    """A date as a person reads it in the request's language ("26 Tachwedd 2026"); in
+    English outside an application (the renderer's unit tests)."""
+    if not has_app_context():
+        return str(babel.dates.format_date(day, pattern, locale="en_GB"))
     return str(flask_babel.format_date(day, pattern))
 
 
