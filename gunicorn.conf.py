@@ -19,13 +19,7 @@ bind = settings["PSAM_BIND"]
 # Requests wait on the database more than on the CPU, so more workers than CPUs pays off;
 # the CPUs are those this process may use (its cgroup quota), not the host's cores.
 workers = gunicorn_workers(settings["WEB_CONCURRENCY"], usable_cpus())
-# Threads, by measurement (docs/performance.md): in one run with alternating turns, gthread
-# with 4 threads served twice the keyed submits of sync workers (and of the bare INSERT app),
-# at less worker CPU a request, since a thread waiting on PostgreSQL leaves the CPU to
-# another and connections are kept alive. The hung-up client check (SkipAbandoned) works the
-# same: gthread hands the application the client's socket too.
-worker_class = "gthread"
-threads = 4
+worker_class = "sync"
 timeout = 60  # a streamed export keeps a worker busy; its rows keep it alive
 graceful_timeout = 30
 keepalive = 5
