@@ -20,23 +20,46 @@ from service.domain.errors import (
     NotFoundError,
     WithdrawnError,
 )
-from service.domain.interviews import ACCEPTED, INVITED, SCHEDULED, describe_slot
+from service.domain.interviews import ACCEPTED, INVITED, SCHEDULED
 from service.resources import ledger_writer
 from service.services import interviews
 from service.services.interview_slots import SlotView
 from service.services.interviews import InterviewView
 from service.web.participant import blp, own_study_id
+from service.web.words import format_datetime, gettext, lazy_gettext
 
 ARRANGE, DECLINE = "arrange", "decline"
-NO_CHOICE = "Choose a time, ask to be contacted, or say no"
+NO_CHOICE = lazy_gettext("Choose a time, ask to be contacted, or say no")
+TAKEN = lazy_gettext("That time is no longer free: choose another")
 CHOICE_WORDS = {
-    ARRANGE: "Contact me to arrange a time",
-    DECLINE: "No, I do not want to take part in an interview",
+    ARRANGE: lazy_gettext("Contact me to arrange a time"),
+    DECLINE: lazy_gettext("No, I do not want to take part in an interview"),
+}
+MODE_WORDS = {
+    "phone": lazy_gettext("by phone"),
+    "video": lazy_gettext("by video call"),
+    "in_person": lazy_gettext("in person"),
+}
+# Why an answer was refused, in the page's language (the services' own messages are for staff).
+REFUSED = {
+    WithdrawnError: lazy_gettext("You have left the study, so there is no interview"),
+    ContactNotPermittedError: lazy_gettext(
+        "You have not agreed to be contacted about an interview"
+    ),
+    ConflictError: lazy_gettext("You can no longer give this answer to this invitation"),
 }
 
 
 def _slot_text(slot: SlotView) -> str:
-    return describe_slot(slot.starts_at, slot.minutes, slot.mode)
+    """A slot as a person reads it, in the page's language: 'Tuesday 1 December 2026 at
+    10:00 (UTC), 60 minutes, by phone'."""
+    when = gettext(
+        "%(date)s at %(time)s (UTC)",
+        date=format_datetime(slot.starts_at, "EEEE d MMMM y"),
+        time=format_datetime(slot.starts_at, "HH:mm"),
+    )
+    minutes = gettext("%(minutes)s minutes", minutes=str(slot.minutes))
+    return f"{when}, {minutes}, {MODE_WORDS.get(slot.mode, slot.mode)}"
 
 
 def _mine() -> tuple[list[InterviewView], list[SlotView]]:
@@ -59,12 +82,12 @@ def _choices(view: InterviewView, slots: list[SlotView]) -> list[dict[str, objec
     if view.status == INVITED:
         items.append({"value": ARRANGE, "text": CHOICE_WORDS[ARRANGE]})
     if items:
-        items.append({"divider": "or"})
+        items.append({"divider": gettext("or")})
     items.append({"value": DECLINE, "text": CHOICE_WORDS[DECLINE]})
     return items
 
 
-def _list_page(error: tuple[uuid.UUID, str] | None = None) -> Response:
+def _list_page(error: tuple[uuid.UUID, object] | None = None) -> Response:
     found, slots = _mine()
     page = render_template(
         "interviews.html",
@@ -125,9 +148,9 @@ def interview_answered(interview_id: uuid.UUID) -> Response | str:
     except (ConflictError, ContactNotPermittedError, WithdrawnError, InvalidInputError) as exc:
         session.rollback()
         # An unknown or taken time reads the same: the radios offered it a moment ago.
-        message = "That time is no longer free: choose another"
+        message = TAKEN
         if not isinstance(exc, InvalidInputError) and "free" not in str(exc):
-            message = str(exc).rstrip(".")
+            message = REFUSED.get(type(exc), REFUSED[ConflictError])
         return _list_page((interview_id, message))
     return render_template(
         "interview_done.html",

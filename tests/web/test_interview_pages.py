@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from service.services.tokens import create_staff_token
 from tests.api.test_interviews import enrol, invited, make_slot, status_of
 from tests.web.conftest import HTML, Page
+from tests.web.test_language_pages import html_lang, main_html, switch
 from tests.web.test_session import sign_in
 from tests.web.test_staff_pages import sign_in as staff_sign_in
 
@@ -69,6 +70,67 @@ def test_the_home_page_links_an_open_invitation_and_a_slot_is_chosen_and_confirm
     booked = read(client, "/p/interviews")
     assert "Can you still take part?" in booked._all("legend")
     assert f"Your interview: {offered}." in booked.text
+
+
+WELSH_DAYS = (
+    "Dydd Llun",
+    "Dydd Mawrth",
+    "Dydd Mercher",
+    "Dydd Iau",
+    "Dydd Gwener",
+    "Dydd Sadwrn",
+    "Dydd Sul",
+)
+ENGLISH_SLOT = re.compile(
+    r"(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d \(UTC\), "
+    r"60 minutes, by video call"
+)
+
+
+def test_a_participant_who_chose_welsh_reads_the_invitation_in_welsh_and_accepts_a_time(
+    client: FlaskClient, read: Callable[..., Page], researcher: tuple[str, Headers, str]
+) -> None:
+    _token, staff, interviewer = researcher
+    study_id, me = enrol(client, staff)
+    slot = make_slot(client, staff, interviewer, days=5, mode="video")
+    interview_id = invited(client, staff, study_id)
+    switch(client, "cy", "/p/start")
+    sign_in(client, me["Authorization"].removeprefix("Bearer "))
+    assert read(client, "/p/").href("Gweld eich gwahoddiad i gyfweliad") == "/p/interviews"
+
+    page = read(client, "/p/interviews")
+    assert html_lang(page) == "cy" and page.h1 == "Cyfweliadau"
+    assert page.title.startswith("Cyfweliadau")
+    assert "Hoffech chi gymryd rhan?" in page._all("legend")
+    assert '<span lang="en">' not in main_html(page)  # every word on it is Welsh
+    [offered] = [label for label in page.labels if "drwy alwad fideo" in label]
+    assert offered.startswith(WELSH_DAYS) and "am " in offered and "60 munud" in offered
+    assert "Cysylltwch â mi i drefnu amser" in page.labels
+    assert "Na, nid wyf eisiau cymryd rhan mewn cyfweliad" in page.labels
+    assert "minutes" not in page.text and "Interviews" not in page.text
+
+    nothing = post(client, f"/p/interviews/{interview_id}", page)
+    assert html_lang(nothing) == "cy"
+    assert nothing.href("Dewiswch amser, gofynnwch i ni gysylltu â chi, neu dywedwch na") == (
+        f"#choice-{interview_id}"
+    )
+    check = post(client, f"/p/interviews/{interview_id}", page, choice=slot)
+    assert check.h1 == "Gwiriwch eich ateb" and offered in check.text
+    done = post(client, f"/p/interviews/{interview_id}/confirm", check, choice=slot)
+    assert html_lang(done) == "cy" and done.h1 == "Mae eich cyfweliad wedi’i drefnu"  # noqa: RUF001
+    assert status_of(client, me, interview_id) == "scheduled"
+    booked = read(client, "/p/interviews")
+    assert "Allwch chi gymryd rhan o hyd?" in booked._all("legend")
+    assert f"Eich cyfweliad: {offered}." in booked.text
+    assert "Wedi’i drefnu" in booked.text  # noqa: RUF001 (the status tag)
+
+    switch(client, "en", "/p/interviews")
+    english = read(client, "/p/interviews")
+    assert html_lang(english) == "en" and english.h1 == "Interviews"
+    assert "Can you still take part?" in english._all("legend")
+    found = re.search(r"Your interview: (.*?)\.", english.text)
+    assert found is not None and ENGLISH_SLOT.fullmatch(found.group(1))
+    assert "Booked" in english.text and "munud" not in english.text
 
 
 def test_contact_me_to_arrange_and_declining_from_the_page(
