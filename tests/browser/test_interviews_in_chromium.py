@@ -14,7 +14,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.journey import Journey, Site, heading, main_button, open_link
+from tests.browser.journey import Enrolled, Journey, Site, heading, main_button, open_link
+from tests.browser.test_welsh_journey_in_chromium import HOME, look, sign_in_welsh
 from tests.system.harness import bearer, call
 
 pytestmark = pytest.mark.system
@@ -32,39 +33,54 @@ def consent_to_everything(site: Site, token: str) -> None:
     assert status == 201, answer
 
 
+def consented(browser: Browser, site: Site, folder: str) -> tuple[Enrolled, Journey]:
+    """A participant who agreed to everything, and a journey keeping its screenshots in
+    ``folder``."""
+    person = site.enrol()
+    consent_to_everything(site, person.token)
+    return person, Journey(browser, site, folder)
+
+
 def axe_violations(page: Page) -> list[str]:
     return [v["id"] for v in Axe().run(page).response["violations"]]
+
+
+def offer_and_invite(
+    journey: Journey, person: Enrolled, day: str, time: str, violations: dict[str, list[str]]
+) -> Page:
+    """On the console: add a slot at ``day`` ``time`` (45 minutes, in person) and invite the
+    person by phone; the console's page, axe-checked on the way."""
+    console = journey.device()
+    console.goto(f"{journey.site.url}/staff/sign-in")
+    console.get_by_label("Staff token").fill(journey.site.researcher)
+    main_button(console).click()
+    console.get_by_role("link", name="Interviews").first.click()
+    expect(heading(console)).to_have_text("Interviews")
+    violations["schedule-empty"] = axe_violations(console)
+
+    console.get_by_label("Date (UTC)").fill(day)
+    console.get_by_label("Time (UTC)").fill(time)
+    console.get_by_label("Length in minutes").fill("45")
+    console.get_by_label("In person").check()
+    interviewer = console.get_by_label("Interviewer (a researcher's token)")
+    interviewer.select_option(index=1)
+    console.get_by_role("button", name="Add the slot").click()
+    fieldset = console.locator("fieldset", has_text=f"Invite {person.study_id}")
+    fieldset.get_by_label("By phone (record a call made)").check()
+    console.get_by_role("button", name=f"Invite {person.study_id}").click()
+    expect(console.get_by_role("link", name=re.compile(person.study_id))).to_be_visible()
+    violations["schedule-with-slot"] = axe_violations(console)
+    return console
 
 
 def test_a_researcher_offers_a_time_and_the_participant_books_it_in_the_web_app(
     browser: Browser, site: Site
 ) -> None:
-    person = site.enrol()
-    consent_to_everything(site, person.token)
-    journey = Journey(browser, site, "interviews")
+    person, journey = consented(browser, site, "interviews")
     violations: dict[str, list[str]] = {}
     try:
-        console = journey.device()
-        console.goto(f"{site.url}/staff/sign-in")
-        console.get_by_label("Staff token").fill(site.researcher)
-        main_button(console).click()
-        console.get_by_role("link", name="Interviews").first.click()
-        expect(heading(console)).to_have_text("Interviews")
-        violations["schedule-empty"] = axe_violations(console)
-
-        console.get_by_label("Date (UTC)").fill("2031-03-04")
-        console.get_by_label("Time (UTC)").fill("09:30")
-        console.get_by_label("Length in minutes").fill("45")
-        console.get_by_label("In person").check()
-        interviewer = console.get_by_label("Interviewer (a researcher's token)")
-        interviewer.select_option(index=1)
-        console.get_by_role("button", name="Add the slot").click()
+        console = offer_and_invite(journey, person, "2031-03-04", "09:30", violations)
         expect(console.get_by_role("cell", name="Tue 4 Mar 2031 09:30")).to_be_visible()
-        fieldset = console.locator("fieldset", has_text=f"Invite {person.study_id}")
-        fieldset.get_by_label("By phone (record a call made)").check()
-        console.get_by_role("button", name=f"Invite {person.study_id}").click()
-        expect(console.get_by_role("link", name=re.compile(person.study_id))).to_be_visible()
-        violations["schedule-with-slot"] = axe_violations(console)
         console.screenshot(path=str(_shot(journey, "console-schedule")), full_page=True)
 
         phone = journey.device()
@@ -93,6 +109,36 @@ def test_a_researcher_offers_a_time_and_the_participant_books_it_in_the_web_app(
     assert violations == {"schedule-empty": [], "schedule-with-slot": [], "interview": []}
     assert journey.violations == {}
     assert journey.pages == ["invitation", "check", "booked"]
+    journey.assert_private(person.token)
+
+
+def test_a_participant_who_chose_welsh_books_a_time_on_welsh_pages(
+    browser: Browser, site: Site
+) -> None:
+    person, journey = consented(browser, site, "interviews-welsh")
+    violations: dict[str, list[str]] = {}
+    try:
+        offer_and_invite(journey, person, "2031-03-05", "10:00", violations)
+        phone = journey.device()
+        sign_in_welsh(journey, phone, person.link)
+        expect(heading(phone)).to_have_text(HOME)
+        phone.get_by_role("link", name="Gweld eich gwahoddiad i gyfweliad").click()
+        expect(heading(phone)).to_have_text("Cyfweliadau")
+        look(journey, phone, "invitation")
+        expect(phone.locator("legend")).to_have_text("Hoffech chi gymryd rhan?")
+        phone.get_by_label(re.compile("Dydd Mercher 5 Mawrth 2031 am 10:00")).check()
+        main_button(phone).click()
+        expect(heading(phone)).to_have_text("Gwiriwch eich ateb")
+        look(journey, phone, "check")
+        phone.get_by_role("button", name="Cadarnhau").click()
+        expect(heading(phone)).to_have_text("Mae eich cyfweliad wedi’i drefnu")  # noqa: RUF001
+        look(journey, phone, "booked")
+        expect(phone.get_by_text("45 munud, wyneb yn wyneb")).to_be_visible()
+    finally:
+        journey.close()
+    assert violations == {"schedule-empty": [], "schedule-with-slot": []}
+    assert journey.violations == {}
+    assert journey.pages == ["welcome-in-english", "invitation", "check", "booked"]
     journey.assert_private(person.token)
 
 
