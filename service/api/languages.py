@@ -24,8 +24,13 @@ class LanguageQuerySchema(Schema):
 def requested_language(lang: str | None = None) -> str | None:
     """The study language the caller asks for (``lang`` given, or in the query string, or
     the best match of ``Accept-Language``), or None when they ask for none."""
-    offered = list(catalogue(get_session()).languages)
     lang = lang if lang is not None else request.args.get("lang")
+    wanted = (
+        [] if lang is not None else parse_accept_language(request.headers.get("Accept-Language"))
+    )
+    if lang is None and not wanted:
+        return None  # nothing asked: no catalogue read (a submit's statements stay few)
+    offered = list(catalogue(get_session()).languages)
     if lang is not None:
         for match in (str.lower, primary_subtag):
             found = [tag for tag in offered if match(tag) == match(lang)]
@@ -36,5 +41,4 @@ def requested_language(lang: str | None = None) -> str | None:
             "The study has no text in the language 'lang' asks for.",
             errors={"lang": [f"must be one of {', '.join(offered)}"]},
         )
-    wanted = parse_accept_language(request.headers.get("Accept-Language"))
-    return negotiate(wanted, offered) if wanted else None
+    return negotiate(wanted, offered)

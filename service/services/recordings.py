@@ -146,8 +146,7 @@ def store_file(
     """Seal a streamed body into an interview's recording or transcript, replacing any
     earlier one, and log it. One transaction; commits once."""
     found = interview(session, interview_id)
-    if found.status in CLOSED_STATUSES:
-        raise ConflictError(f"The interview is {found.status}: nothing is stored for it.")
+    # Consent first: a withdrawal also cancels the interview, and the clause is the reason.
     context = participant_context(session, found.study_id, for_writing=True)
     if kind == AUDIO:
         require_clause(context.consent, AUDIO_CLAUSE, "recording the interview")
@@ -155,6 +154,8 @@ def store_file(
         raise ClauseNotInForceError(
             "c_take_part", "The participant's consent is not in force: no transcript is stored."
         )
+    if found.status in CLOSED_STATUSES:
+        raise ConflictError(f"The interview is {found.status}: nothing is stored for it.")
     dek = Vault(session, keys).data_key(found.study_id)
     _remove(session, interview_id, kind)
     row = InterviewFile(

@@ -141,6 +141,7 @@ TABLE: list[tuple[str, str, object, set, int]] = [
     ("GET", "/p/help", None, EVERYONE, 0),
     ("POST", "/p/sign-out", None, EVERYONE, 0),
     ("GET", "/p/language/cy/help", None, EVERYONE, 0),
+    ("GET", "/p/language/cy", None, EVERYONE, 0),
     ("GET", "/p/assets/init.mjs", None, EVERYONE, 0),
     ("GET", "/p/", None, PARTICIPANTS, 0),
     ("GET", "/p/welcome", None, PARTICIPANTS, 0),
@@ -441,6 +442,8 @@ def test_the_table_covers_every_route_the_app_serves(app: Flask) -> None:
     }
     replacements = {
         "<path:name>": "init.mjs",
+        "<language>/<path:back>": "cy/help",
+        "<language>": "cy",
         "<timepoint>": "baseline",
         "<int:number>": "1",
         "<instrument_id>": "phq-9",

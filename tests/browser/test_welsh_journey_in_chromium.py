@@ -146,8 +146,8 @@ def test_a_participant_takes_part_in_welsh_from_the_first_page(
         phone = journey.device()
         sign_in_welsh(journey, phone, person.link)
 
-        # The welcome page: the web app's words in Welsh, the study team's sheet in English.
-        look(journey, phone, "welcome", english_inside=True)
+        # The welcome page: the web app's words and the information sheet, all in Welsh.
+        look(journey, phone, "welcome")
         phone.locator("main").get_by_role("button", name="Ymlaen i’r ffurflen gydsynio").click()
 
         expect(heading(phone)).to_have_text(CONSENT_FORM)
@@ -196,7 +196,7 @@ def test_the_choice_of_welsh_follows_the_participant_to_another_device(
         laptop = journey.device()  # its browser asks for English (Chromium's en-US)
         open_link(journey, laptop, person.link)
         expect(laptop.locator("html")).to_have_attribute("lang", "cy")
-        look(journey, laptop, "welcome-on-the-laptop", english_inside=True)
+        look(journey, laptop, "welcome-on-the-laptop")
     finally:
         journey.close()
     assert journey.violations == {}
