@@ -7,6 +7,7 @@ The database is SQLite in a temporary folder unless TEST_DATABASE_URL names anot
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -196,6 +197,13 @@ def shipped_version(instrument: str, timepoint: str = "baseline") -> str:
     """The version of a shipped questionnaire that the shipped protocol in force today (or on
     PSAM_TEST_PROTOCOL_DAY) asks for at a timepoint: what a test starting that task sends."""
     today = dt.date.fromisoformat(PROTOCOL_DAY) if PROTOCOL_DAY else dt.datetime.now(dt.UTC).date()
+    return _shipped_version(instrument, timepoint, today)
+
+
+@functools.cache
+def _shipped_version(instrument: str, timepoint: str, today: dt.date) -> str:
+    # Reading the folder costs tens of milliseconds: a load test asking once a request
+    # (200 threads, one GIL) would spend its time here instead of sending.
     protocol = protocol_in_force(load_definitions(INSTRUMENTS).protocols, today)
     assert protocol is not None
     point = next(t for t in protocol.timepoints if t.id == timepoint)
@@ -216,6 +224,39 @@ def ask_also(folder: Path, *asked: tuple[int, str, str]) -> None:
     for index, instrument, version in asked:
         protocol["timepoints"][index]["instruments"].append({"id": instrument, "version": version})
     (folder / "protocol-99.0.0.json").write_text(json.dumps(protocol, indent=2))
+
+
+ALL_REQUIRED = {
+    "id": "all-required",
+    "version": "1.0.0",
+    "kind": "questionnaire",
+    "title": "Every item required",
+    "language": "en-GB",
+    "source": "Made up for a test",
+    "choice_sets": {"four": [{"code": c, "label": f"Answer {c}"} for c in range(4)]},
+    "items": [
+        {
+            "id": f"r_{i}",
+            "text": f"Question {i}",
+            "type": "choice",
+            "required": True,
+            "choices": "four",
+        }
+        for i in range(1, 6)
+    ],
+}
+
+
+def ask_all_required(folder: Path, session: Session) -> None:
+    """Publish, in a copy of the instruments folder and in the test's transaction, a
+    questionnaire whose every item is required, asked at baseline from now on. Amendment 1.1
+    makes every item of the shipped questionnaires optional, so a test of "required" needs
+    its own."""
+    (folder / "all-required").mkdir()
+    (folder / "all-required" / "1.0.0.json").write_text(json.dumps(ALL_REQUIRED))
+    ask_also(folder, (0, "all-required", "1.0.0"))
+    assert not sync_definitions(session, load_definitions(folder)).refused
+    session.commit()
 
 
 @pytest.fixture

@@ -394,6 +394,7 @@ def test_caller_against_endpoint(
             "/api/v1/exports/responses?instrument=phq-9",
             headers={"Authorization": f"Bearer {make_token('analyst')}"},
         )
+        done.get_data()  # read to its end: the export completes inside the test's transaction
         path = path.replace("{export_id}", done.headers["X-Export-Id"])
     # No such message: the caller is let in (or not) before the lookup's 404.
     path = path.replace("{message_id}", str(uuid.uuid4()))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.models import Participant, RateLimitWindow, Response
 from service.services.catalogue import sync_definitions
 from service.services.definitions import load_definitions
-from tests.conftest import ask_also, asked_version, valid_signature
+from tests.conftest import ask_all_required, asked_version, valid_signature
 
 Headers = dict[str, str]
 PHQ9_FIRST_HALF = {"phq9_1": 2, "phq9_2": 2, "phq9_3": 1, "phq9_4": 2}
@@ -153,11 +153,6 @@ def test_no_answers_are_taken_without_consent_in_force(
 def test_a_new_consent_form_blocks_answers_until_reconsent(
     client: FlaskClient, participant, session: Session, instruments_copy
 ) -> None:
-    import json
-
-    from service.services.catalogue import sync_definitions
-    from service.services.definitions import load_definitions
-
     _, me = participant()
     data = json.loads((instruments_copy / "consent" / "1.0.0.json").read_text())
     data["version"] = "2.0.0"
@@ -189,28 +184,10 @@ def test_bad_answers_are_refused_naming_the_item_and_nothing_is_stored(
     assert session.scalars(select(Response).where(Response.study_id == study_id)).all() == []
 
 
-REQUIRED = {
-    "id": "all-required",
-    "version": "1.0.0",
-    "kind": "questionnaire",
-    "title": "Every item required",
-    "language": "en-GB",
-    "source": "Made up for a test",
-    "items": [
-        {"id": f"r_{i}", "text": f"Number {i}", "type": "integer", "required": True}
-        for i in range(1, 6)
-    ],
-}
-
-
 def test_a_submit_lists_every_missing_item_at_once(
     client: FlaskClient, participant, session: Session, instruments_copy: Path
 ) -> None:
-    # An instrument of its own: amendment 1.1 makes every item of the shipped ones optional.
-    (instruments_copy / "all-required").mkdir()
-    (instruments_copy / "all-required" / "1.0.0.json").write_text(json.dumps(REQUIRED))
-    ask_also(instruments_copy, (0, "all-required", "1.0.0"))
-    assert not sync_definitions(session, load_definitions(instruments_copy)).refused
+    ask_all_required(instruments_copy, session)
     _, me = participant()
     response_id = start(client, me, "all-required", answers={"r_1": 1}).get_json()["id"]
     refused = client.post(f"/api/v1/me/responses/{response_id}/submit", headers=me)

@@ -38,7 +38,9 @@ from service.services.ledger import verify_stored_log
 from service.services.tokens import create_staff_token
 from tests.conftest import INSTRUMENTS, shipped_version, valid_signature
 
-PHQ9_SEVERE = {f"phq9_{i}": 3 for i in range(1, 8)} | {"phq9_8": 1, "phq9_9": 1, "phq9_10": 2}
+# Item 9 raises the urgent alert; the total (16) stays under 20, so PHQ-9 1.1.0's routine
+# "phq9_severe" alert is not raised too: one alert under either protocol.
+PHQ9_ITEM9 = {f"phq9_{i}": 2 for i in range(1, 8)} | {"phq9_8": 1, "phq9_9": 1, "phq9_10": 2}
 
 
 class Person:
@@ -66,7 +68,7 @@ class Person:
             "instrument": "phq-9",
             "version": shipped_version("phq-9"),
             "timepoint": "baseline",
-            "answers": PHQ9_SEVERE,
+            "answers": PHQ9_ITEM9,
             "submit": True,
         }
         keyed = {**self.me, "Idempotency-Key": f"erasure-phq9-{n}"}

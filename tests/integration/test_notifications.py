@@ -27,7 +27,9 @@ from tests.mailbox import Mailbox
 SAFETY, LEAD, SENDER = "safety@team.example.org", "lead@team.example.org", "study@example.org"
 PUBLIC_URL = "https://study.example.org"
 NAME, EMAIL, PHONE = "Canary Quinn Harrow", "canary.quinn@example.net", "07700 900123"
-PHQ9 = {f"phq9_{i}": 3 for i in range(1, 9)} | {"phq9_9": 2, "phq9_10": 3}
+# Item 9 "nearly every day" raises the urgent alert; the total (19) stays under 20, so PHQ-9
+# 1.1.0's routine "phq9_severe" alert is not raised too: one alert under either protocol.
+PHQ9 = {f"phq9_{i}": 2 for i in range(1, 9)} | {"phq9_9": 3, "phq9_10": 3}
 # Words that would tell someone else reading the inbox what the study is about.
 TOPIC_WORDS = ("miscarriage", "depress", "anxiety", "phq", "mental", "self-harm", "pregnan")
 

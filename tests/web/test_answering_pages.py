@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
-from tests.conftest import valid_signature
+from tests.conftest import ask_all_required, valid_signature
 from tests.web.conftest import HTML, Page
 from tests.web.test_session import sign_in
 
 
-@pytest.fixture
 def consented(client: FlaskClient, auth: Callable[..., dict[str, str]]) -> str:
     made = client.post("/api/v1/participants", json={}, headers=auth("researcher")).get_json()
     own = {"Authorization": f"Bearer {made['token']}"}
@@ -24,6 +25,12 @@ def consented(client: FlaskClient, auth: Callable[..., dict[str, str]]) -> str:
     )
     sign_in(client, made["token"])
     return made["token"]
+
+
+@pytest.fixture(name="consented")
+def consented_fixture(client: FlaskClient, auth: Callable[..., dict[str, str]]) -> str:
+    """A participant who has consented under the protocol in force, signed in."""
+    return consented(client, auth)
 
 
 def begin(client: FlaskClient, read: Callable[..., Page], instrument: str) -> str:
@@ -70,16 +77,25 @@ def test_a_questionnaire_is_asked_in_pages_with_each_question_a_legend(
 
 
 def test_a_page_left_blank_names_each_question_in_the_error_summary(
-    client: FlaskClient, consented: str, read: Callable[..., Page]
+    client: FlaskClient,
+    auth: Callable[..., dict[str, str]],
+    session: Session,
+    instruments_copy: Path,
+    read: Callable[..., Page],
 ) -> None:
-    address = begin(client, read, "phq-9")
+    ask_all_required(instruments_copy, session)  # before consent: it is one of the tasks
+    consented(client, auth)
+    address = begin(client, read, "all-required")
     page = read(client, address)
+    asked = re.findall(r'name="item-(r_\d)"', client.get(address).get_data(as_text=True))
+    assert asked, "the first page asks something"
     refused = Page(
         client.post(address, data={"csrf_token": page.csrf}, headers=HTML).get_data(True)
     )
     assert refused.title.startswith("Error: ")
-    assert refused.href("Choose one answer") == "#item-phq9_1"
-    assert refused.text.count("Choose one answer") >= 8  # summary and field, 4 questions
+    assert refused.href("Choose one answer") == "#item-r_1"
+    # In the summary and beside each question on the page.
+    assert refused.text.count("Choose one answer") == 2 * len(set(asked))
 
 
 def test_answers_are_saved_page_by_page_and_resume_at_the_first_unanswered_page(
