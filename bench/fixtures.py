@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from service.domain.canonical import canonical_json
 from service.domain.crypto import FieldContext, Keyring, encrypt_field, new_data_key
 from service.domain.instruments import Instrument
 from service.domain.ledger import Entry, link
+from service.domain.protocol import protocol_in_force
 from service.domain.pseudonyms import new_study_id
 from service.domain.tokens import TokenKind, generate_token, hash_token, token_hint
 from service.migrate import alembic_config
@@ -32,6 +34,18 @@ from service.services.definitions import load_definitions
 from service.services.tokens import create_staff_token
 
 TIMEPOINTS = ("baseline", "month-3", "month-6")
+
+
+def asked_versions() -> dict[str, str]:
+    """The baseline versions the shipped protocol in force today asks for: the bench submits
+    what a participant's task asks, so it keeps working past an amendment's day."""
+    definitions = load_definitions(PROJECT_ROOT / "instruments")
+    protocol = protocol_in_force(definitions.protocols, dt.datetime.now(dt.UTC).date())
+    assert protocol is not None, "no protocol in force"
+    return dict(protocol.timepoints[0].instruments)
+
+
+VERSIONS = asked_versions()
 
 
 def fresh(url: str) -> Engine:

@@ -6,6 +6,7 @@
 -- BENCH_OFFSET where in the file to start: each token answers PHQ-9 then GAD-7 once, so a
 --              turn starts where the last one stopped (pages cycle)
 -- BENCH_EXPECT the status that counts as done (201, or 200 for pages)
+-- BENCH_PHQ9_VERSION, BENCH_GAD7_VERSION  the versions the protocol in force asks for
 -- Prints one line: "WRK {json}" with the requests, the answers other than BENCH_EXPECT, the
 -- socket errors, latency percentiles (microseconds) and the next offset.
 
@@ -14,10 +15,12 @@ local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local expect = tonumber(os.getenv("BENCH_EXPECT") or "201")
 local threads = {}
 
-local phq9 = '{"instrument":"phq-9","version":"1.0.0","timepoint":"baseline","submit":true,'
+local phq9 = '{"instrument":"phq-9","version":"' .. (os.getenv("BENCH_PHQ9_VERSION") or "1.0.0")
+  .. '","timepoint":"baseline","submit":true,'
   .. '"answers":{"phq9_1":1,"phq9_2":1,"phq9_3":1,"phq9_4":1,"phq9_5":1,"phq9_6":1,'
   .. '"phq9_7":1,"phq9_8":1,"phq9_9":1,"phq9_10":1}}'
-local gad7 = '{"instrument":"gad-7","version":"1.0.0","timepoint":"baseline","submit":true,'
+local gad7 = '{"instrument":"gad-7","version":"' .. (os.getenv("BENCH_GAD7_VERSION") or "1.0.0")
+  .. '","timepoint":"baseline","submit":true,'
   .. '"answers":{"gad7_1":1,"gad7_2":1,"gad7_3":1,"gad7_4":1,"gad7_5":1,"gad7_6":1,'
   .. '"gad7_7":1,"gad7_8":1}}'
 local bodies = { phq9, gad7 }

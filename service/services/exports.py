@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, LargeBinary, Row, Text, cast, func, literal, select, text
@@ -567,12 +567,19 @@ def _pseudonym_order(connection: Connection, secret: bytes) -> ColumnElement[Any
     return func.sha256(key.op("||")(func.convert_to(cast(response_id, Text), "UTF8")))
 
 
-def finish_export(
-    session: Session, writer: LedgerWriter, principal: Principal, export: Export, completed: bool
-) -> ExportManifest:
-    """Record how the export ended (complete, or aborted mid-stream) and which rows it
-    skipped, and log it. Commits."""
-    writer.lock("access")
+class Streamed(Protocol):
+    """What an export of any kind has counted by the time its stream ends."""
+
+    id: uuid.UUID
+    digest: Any
+    rows: int
+    skipped_count: int
+    skipped: list[dict[str, str]]
+
+
+def close_manifest(session: Session, export: Streamed, completed: bool) -> ExportManifest:
+    """Write how a stream ended into its manifest: complete with the bytes' SHA-256, or
+    aborted; the rows sent and those skipped. The caller holds the access log's lock."""
     manifest = session.get(ExportManifest, export.id)
     if manifest is None:
         raise RuntimeError(f"export manifest {export.id} is missing")
@@ -582,6 +589,16 @@ def finish_export(
     manifest.sha256 = export.digest.hexdigest() if completed else None
     manifest.skipped_count = export.skipped_count
     manifest.skipped = list(export.skipped)
+    return manifest
+
+
+def finish_export(
+    session: Session, writer: LedgerWriter, principal: Principal, export: Export, completed: bool
+) -> ExportManifest:
+    """Record how the export ended (complete, or aborted mid-stream) and which rows it
+    skipped, and log it. Commits."""
+    writer.lock("access")
+    manifest = close_manifest(session, export, completed)
     if export.point is not None:
         manifest.read_from, manifest.data_as_of = export.point.source, export.point.as_of
     filters: dict[str, Any] = {

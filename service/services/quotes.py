@@ -27,7 +27,7 @@ from service.metrics import count_export
 from service.models import ExportManifest, Interview, InterviewFile
 from service.services.audit import record_access
 from service.services.consent import states_of
-from service.services.exports import SKIPPED_NAMED
+from service.services.exports import SKIPPED_NAMED, close_manifest
 from service.services.keyring import KeyringSource
 from service.services.ledger import LedgerWriter
 from service.services.recordings import TRANSCRIPT, plaintext_of
@@ -129,15 +129,7 @@ def finish_quotes_export(
 ) -> None:
     """Record how the export ended, and log it. Commits."""
     writer.lock("access")
-    manifest = session.get(ExportManifest, export.id)
-    if manifest is None:
-        raise RuntimeError(f"export manifest {export.id} is missing")
-    manifest.status = "complete" if completed else "aborted"
-    manifest.completed_at = utcnow()
-    manifest.row_count = export.rows
-    manifest.sha256 = export.digest.hexdigest() if completed else None
-    manifest.skipped_count = export.skipped_count
-    manifest.skipped = list(export.skipped)
+    manifest = close_manifest(session, export, completed)
     filters = {"export": str(export.id), "status": manifest.status, "skipped": export.skipped_count}
     record_access(writer, principal, "export.quotes", filters=filters, rows=export.rows)
     session.commit()

@@ -17,18 +17,18 @@ from sqlalchemy.exc import OperationalError
 from service import db
 from service.db import get_db, make_engine
 from service.models import IdempotencyRecord
-from tests.conftest import consented_participant
+from tests.conftest import consented_participant, shipped_version
 
 PHQ9 = {
     "instrument": "phq-9",
-    "version": "1.0.0",
+    "version": shipped_version("phq-9"),
     "timepoint": "baseline",
     "answers": {f"phq9_{i}": 1 for i in range(1, 10)} | {"phq9_10": 1},  # item 9: an alert
     "submit": True,
 }
 GAD7 = {
     "instrument": "gad-7",
-    "version": "1.0.0",
+    "version": shipped_version("gad-7"),
     "timepoint": "baseline",
     "answers": {f"gad7_{i}": 1 for i in range(1, 8)} | {"gad7_8": 1},
     "submit": True,
