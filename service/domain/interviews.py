@@ -29,6 +29,8 @@ ACTIONS = (ACCEPT, ACCEPT_SLOT, DECLINE, SCHEDULE, MARK_DONE, CANCEL)
 TRANSITIONS: dict[tuple[str, str], str] = {
     (INVITED, ACCEPT): ACCEPTED,
     (INVITED, ACCEPT_SLOT): SCHEDULED,
+    # Asked to be contacted, then chose one of the times offered since.
+    (ACCEPTED, ACCEPT_SLOT): SCHEDULED,
     (INVITED, DECLINE): DECLINED,
     (ACCEPTED, DECLINE): DECLINED,
     (SCHEDULED, DECLINE): DECLINED,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.db import utcnow
 from service.domain.errors import NotFoundError
+from service.domain.i18n import negotiate
 from service.domain.instruments import Instrument, in_language, parse_instrument, version_key
 from service.domain.protocol import Protocol, parse_protocol, protocol_in_force
 from service.models import InstrumentVersion, ProtocolVersion
@@ -185,9 +186,12 @@ class Catalogue:
         return found if language is None else self._in(found, language)
 
     def _in(self, found: Instrument, language: str) -> Instrument:
-        key = (found.id, found.version, language)
+        # Keyed by the language the version has that is chosen, not the tag asked for: the
+        # cache lives as long as the catalogue, and a tag can be anything a client sends.
+        chosen = negotiate([language], list(found.languages))
+        key = (found.id, found.version, chosen)
         if key not in self.localised:
-            self.localised[key] = in_language(found, language)
+            self.localised[key] = in_language(found, chosen)
         return self.localised[key]
 
     @property

@@ -142,9 +142,22 @@ def _form(language: str | None = None) -> Instrument:
     return catalogue.consent_form_in(language or content_language())
 
 
+def _signed_form(receipt: Receipt) -> Instrument:
+    """The version of the form the receipt is for, in the language it was signed in. A
+    receipt from before languages were recorded was signed in the version's first language
+    (every version then was in English only), whatever the page's language is now."""
+    catalogue = participant_context(get_session(), _study_id()).catalogue
+    current = catalogue.consent_form
+    try:
+        signed = catalogue.instrument(current.id, receipt.form_version or current.version)
+    except NotFoundError:  # a version no longer published: the clauses' ids still hold
+        signed = current
+    return catalogue.instrument(signed.id, signed.version, receipt.language or signed.language)
+
+
 def _clause_texts(receipt: Receipt) -> dict[str, str]:
-    """The clauses' texts in the language the form was signed in."""
-    return {item.id: item.text for item in _form(receipt.language).items}
+    """The clauses' texts as they were signed: that version, in that language."""
+    return {item.id: item.text for item in _signed_form(receipt).items}
 
 
 def _language_rows(receipt: Receipt) -> list[dict[str, Any]]:
@@ -182,7 +195,7 @@ def consent_receipt() -> str:
         "consent_receipt.html",
         receipt=receipt,
         texts=_clause_texts(receipt),
-        form_language=receipt.language or source_language(_form()),
+        form_language=source_language(_signed_form(receipt)),
         language_rows=_language_rows(receipt),
         signed_at=signed_at(receipt.recorded_at),
     )

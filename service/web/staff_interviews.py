@@ -9,6 +9,7 @@ error summary. Interviewers are shown by their token's label as a hint; only ids
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 from flask import Response, redirect, request, url_for
@@ -114,10 +115,13 @@ def interview_slot_create() -> Response:
     faults: dict[str, str] = {}
     try:
         starts = dt.datetime.fromisoformat(f"{asked['starts_on']}T{asked['starts_time']}")
+        if starts.tzinfo is not None:  # the page asks for UTC: an offset typed in is refused
+            raise ValueError("an offset")
         starts = starts.replace(tzinfo=dt.UTC)
     except ValueError:
         faults["starts_on"] = "Enter the date as 2026-12-01 and the time as 14:30"
-    if not asked["minutes"].isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,4}", asked["minutes"]):
         faults["minutes"] = "Enter the length in whole minutes, for example 60"
     try:
         interviewer = uuid.UUID(asked["interviewer_id"])

@@ -257,6 +257,24 @@ def test_accept_without_a_slot_then_the_researcher_schedules_then_done(
         assert NAME not in json.dumps(event) and EMAIL not in json.dumps(event)
 
 
+def test_after_asking_to_be_contacted_the_participant_can_still_choose_a_time_offered(
+    client: FlaskClient, researcher: Headers, interviewer: str
+) -> None:
+    study_id, me = enrol(client, researcher)
+    interview_id = invited(client, researcher, study_id)
+    accepted = client.post(f"/api/v1/me/interviews/{interview_id}/accept", json={}, headers=me)
+    assert accepted.get_json()["status"] == "accepted"
+    slot = make_slot(client, researcher, interviewer)
+    mine = client.get("/api/v1/me/interviews", headers=me).get_json()
+    assert slot in [s["id"] for s in mine["slots"]]  # offered: so it can be chosen
+    booked = client.post(
+        f"/api/v1/me/interviews/{interview_id}/accept", json={"slot_id": slot}, headers=me
+    )
+    assert booked.status_code == 200, booked.get_json()
+    assert booked.get_json()["status"] == "scheduled"
+    assert booked.get_json()["slot"]["id"] == slot
+
+
 def test_decline_and_cancel_free_the_slot_and_end_the_invitation(
     client: FlaskClient, researcher: Headers, interviewer: str
 ) -> None:

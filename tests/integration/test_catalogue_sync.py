@@ -104,3 +104,21 @@ def test_the_sync_command_refuses_a_malformed_file_with_its_path(
     assert result.exit_code == 1
     assert str(path) in result.output
     assert "$.items[0].required" in result.output
+
+
+def test_texts_in_a_language_are_kept_once_per_language_the_version_has(
+    session: Session,
+) -> None:
+    """Whatever tag a client sends, the process keeps one localised copy per language the
+    version offers: a stream of made-up tags cannot grow a worker's memory."""
+    from service.services.catalogue import catalogue
+
+    found = catalogue(session)
+    form = found.consent_form
+    for n in range(50):
+        shown = found.consent_form_in(f"cy-x{n}{'q' * 200}")
+        assert shown.language == "cy-GB"
+        assert found.consent_form_in(f"zz-{n}").language == form.languages[0]
+    kept = {key for key in found.localised if key[:2] == (form.id, form.version)}
+    assert kept <= {(form.id, form.version, tag) for tag in form.languages}
+    assert len(kept) == 2

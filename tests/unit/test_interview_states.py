@@ -26,6 +26,7 @@ ALLOWED = {
     ("invited", "decline"): "declined",
     ("invited", "schedule"): "scheduled",
     ("invited", "cancel"): "cancelled",
+    ("accepted", "accept-slot"): "scheduled",
     ("accepted", "decline"): "declined",
     ("accepted", "schedule"): "scheduled",
     ("accepted", "cancel"): "cancelled",

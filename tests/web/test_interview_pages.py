@@ -215,6 +215,13 @@ def test_the_console_offers_a_slot_invites_schedules_and_marks_done(
     bad = post(console, "/staff/interviews/slots", page, starts_on="tomorrow", minutes="x")
     assert bad.href("Enter the date as 2026-12-01") == "#starts_on"
     assert bad.href("Enter the length in whole minutes") == "#minutes"
+    # "²" is a digit to str.isdigit() but not to int(); an offset is not UTC: both refused.
+    odd = post(
+        console, "/staff/interviews/slots", page, starts_on="2031-03-04",
+        starts_time="09:30+05:00", minutes="²", mode="phone", interviewer_id=interviewer,
+    )  # fmt: skip
+    assert odd.href("Enter the date as 2026-12-01") == "#starts_on"
+    assert odd.href("Enter the length in whole minutes") == "#minutes"
     past = post(
         console, "/staff/interviews/slots", page, starts_on="2020-01-01", starts_time="10:00",
         minutes="60", mode="phone", interviewer_id=interviewer,
