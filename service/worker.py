@@ -98,6 +98,9 @@ class Worker:
         self.rng = random.Random()  # noqa: S311  # nosec B311
         self.scheduled_on: dt.date | None = None
         self.periodic_at = 0.0
+        # A rewrite of the chunk table that could not be done (a reader held it): asked for
+        # again each period until one is done, so destroyed recordings leave the disk.
+        self.audio_rewrite_pending = False
         self.stopping = False
 
     def schedule(self, today: dt.date | None) -> int:
@@ -176,8 +179,10 @@ class Worker:
             Trail(Principal.operator("worker"), keyring, self.policy.checkpoint_every),
             self.policy.audio_retention_days,
             wait_seconds=5,
+            rewrite=self.audio_rewrite_pending,
         )
         done.append(f"audio retention: {len(retention.destroyed)} destroyed")
+        self.audio_rewrite_pending = retention.rewrite_pending is not None
         if retention.rewrite_pending:
             log.warning("audio retention: files not yet rewritten (%s)", retention.rewrite_pending)
         for name in LOGS:

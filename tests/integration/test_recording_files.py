@@ -11,8 +11,10 @@ overflow pages, PostgreSQL's TOAST chunks), and a chunk's first bytes stay toget
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -180,3 +182,66 @@ def test_an_erasure_takes_recording_transcript_and_interview_out_of_the_files(
         f"/api/v1/interviews/{kept.interview}/transcript", headers=kept.researcher
     )
     assert kept_back.get_data(as_text=True) == TEXT
+
+
+def test_a_rewrite_a_reader_put_off_is_retried_by_the_worker_until_it_is_done(
+    fresh_app: Callable[[str], Flask],
+) -> None:
+    """The worker destroys a recording while another transaction reads the chunk table, so
+    the files cannot be rewritten then; its next period asks for the rewrite again, with
+    nothing new to destroy, and the recording's bytes leave the files."""
+    from tests.integration.test_notifications import make_worker
+    from tests.mailbox import Mailbox
+
+    app = fresh_app("psam_recording_rewrite_retry")
+    person = Recorded(app)
+    audio = person.slices("audio")
+    verified = person.client.post(
+        f"/api/v1/interviews/{person.interview}/transcript/verify", headers=person.researcher
+    )
+    assert verified.status_code == 200
+    days = app.config["PSAM_AUDIO_RETENTION_DAYS"]
+    with app.app_context(), get_db().sessionmaker() as session:
+        session.execute(
+            update(InterviewFile)
+            .where(InterviewFile.kind == "transcript")
+            .values(verified_at=utcnow() - dt.timedelta(days=days, minutes=1))
+        )
+        session.commit()
+    mailbox = Mailbox().start()
+    try:
+        worker = make_worker(app, mailbox.url)
+        with reading_chunks(person.engine):
+            first = worker.run_pass(force_periodic=True).periodic
+            assert "audio retention: 1 destroyed" in first
+            assert worker.audio_rewrite_pending
+        assert present(database_files(app), audio) > 0  # destroyed, but still in the files
+        second = worker.run_pass(force_periodic=True).periodic
+        assert "audio retention: 0 destroyed" in second
+        assert not worker.audio_rewrite_pending
+        assert present(database_files(app), audio) == 0
+    finally:
+        mailbox.stop()
+
+
+@contextmanager
+def reading_chunks(engine: Engine) -> Iterator[None]:
+    """Another transaction reading the chunk table, open for the block: a plain read (the
+    app's SQLite connections begin IMMEDIATE, which would lock out every writer)."""
+    if engine.dialect.name == "sqlite":
+        conn = sqlite3.connect(str(engine.url.database), isolation_level=None)
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT idx FROM interview_chunks LIMIT 1").fetchall()
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    with engine.connect() as reader:
+        reading = reader.begin()
+        reader.execute(select(InterviewChunk.idx).limit(1)).all()
+        try:
+            yield
+        finally:
+            reading.rollback()
