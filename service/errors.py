@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, json, request
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from schemas.paths import flatten_messages
@@ -163,6 +164,13 @@ CLIENT_CLOSED_REQUEST = ProblemType(
 NOT_READY = ProblemType(
     "not-ready", 503, "Service not ready", "A dependency the service needs is not usable yet."
 )
+TRY_AGAIN = ProblemType(
+    "try-again",
+    503,
+    "Try again",
+    "The request met another changing the same records at the same moment, and was undone: "
+    "nothing of it was stored. Send it again after the seconds in Retry-After.",
+)
 INTERNAL_ERROR = ProblemType(
     "internal-error",
     500,
@@ -194,6 +202,7 @@ CATALOGUE: dict[str, ProblemType] = {
         TOO_MANY_REQUESTS,
         CLIENT_CLOSED_REQUEST,
         NOT_READY,
+        TRY_AGAIN,
         INTERNAL_ERROR,
     )
 }
@@ -323,6 +332,14 @@ def _strip_locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:
     return flat
 
 
+STALE_ROW = (
+    "What this request changes was changed by another request at the same moment; nothing "
+    "of this one was stored. Read it again, then decide whether to send it again."
+)
+# deadlock_detected, serialization_failure: the transaction was rolled back whole.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every exception through the catalogue."""
 
@@ -344,14 +361,28 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the server log under the request id; the caller gets nothing
         # that could reveal internals, data or secrets.
+        if isinstance(exc, StaleDataError):
+            # The ORM updated or deleted a row another request had just removed: this one's
+            # transaction is undone whole.
+            log.warning("request met a row changed by another at the same moment")
+            return problem_response(ApiError(CONFLICT, STALE_ROW))
         if isinstance(exc, DBAPIError):
             # The driver's message quotes values (PostgreSQL's DETAIL: "Key (study_id)=(...)"),
             # which hide_parameters does not reach: log the kind and where, never the text.
             cause = exc.orig if exc.orig is not None else exc
+            sqlstate = getattr(cause, "sqlstate", None)
+            if sqlstate in RETRYABLE_SQLSTATES:
+                # PostgreSQL undid this transaction to let another finish (a deadlock, a
+                # serialisation failure): nothing was stored, and the same request succeeds
+                # when sent again.
+                log.warning("request undone by the database (SQLSTATE %s)", sqlstate)
+                return problem_response(
+                    ApiError(TRY_AGAIN, TRY_AGAIN.description, headers={"Retry-After": "1"})
+                )
             log.error(
                 "unhandled database error %s (SQLSTATE %s)\n%s",
                 type(cause).__name__,
-                getattr(cause, "sqlstate", None) or "-",
+                sqlstate or "-",
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
         else:

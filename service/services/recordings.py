@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import Database, utcnow
@@ -53,6 +54,7 @@ INSERT_BATCH = 16
 # Chunks fetched per round trip when reading a file back.
 READ_BATCH = 16
 _CHUNKS = cast(Table, InterviewChunk.__table__)
+_FILES = cast(Table, InterviewFile.__table__)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,12 @@ class Intake:
             raise InvalidInputError({"body": ["is not UTF-8 text"]}) from None
 
 
+_UPLOAD_RACE = (
+    "Another upload of this interview's {kind} was stored at the same moment; nothing of "
+    "this one was stored. Check which one is kept before sending it again."
+)
+
+
 def store_file(
     session: Session,
     keys: KeyringSource,
@@ -173,7 +181,12 @@ def store_file(
         destroyed_at=None,
     )
     session.add(row)
-    session.flush()
+    try:
+        # Another upload of the same file, not yet committed, holds this key: PostgreSQL
+        # waits for it, then refuses this one before its body is read.
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(_UPLOAD_RACE.format(kind=kind)) from exc
     intake = Intake(body, limit, text=kind == TRANSCRIPT)
     count = 0
     batch: list[dict[str, object]] = []
@@ -210,8 +223,11 @@ def _remove(session: Session, interview_id: uuid.UUID, kind: str) -> None:
             "it is not stored again."
         )
     session.execute(delete(_CHUNKS).where(_CHUNKS.c.file_id == earlier.id))
-    session.delete(earlier)
-    session.flush()
+    gone = session.execute(delete(_FILES).where(_FILES.c.id == earlier.id))
+    session.expunge(earlier)
+    # None deleted: another upload replaced it meanwhile (this one waited for that one).
+    if getattr(gone, "rowcount", 0) == 0:
+        raise ConflictError(_UPLOAD_RACE.format(kind=kind))
 
 
 def _file_row(session: Session, interview_id: uuid.UUID, kind: str) -> InterviewFile | None:

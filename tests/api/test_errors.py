@@ -158,3 +158,25 @@ def test_a_database_error_is_logged_without_the_values_the_driver_quotes(fresh_a
     logged = captured.getvalue()
     assert "unhandled database error" in logged
     assert canary not in logged
+
+
+@pytest.mark.parametrize("cause", ["DeadlockDetected", "SerializationFailure"])
+def test_a_transaction_the_database_undid_to_let_another_finish_is_a_503_to_send_again(
+    failing_app: Flask, cause: str
+) -> None:
+    """PostgreSQL rolls one of two deadlocked (or non-serialisable) transactions back whole:
+    its caller is told to send the request again, not that the service failed."""
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    error = getattr(psycopg.errors, cause)(f"{cause}: Process 4242 waits for ShareLock on 99")
+
+    @failing_app.post(f"/undone-{cause}")
+    @public
+    def undone() -> str:
+        raise OperationalError("UPDATE interviews SET status=%(s)s", {"s": "x"}, error)
+
+    response = failing_app.test_client().post(f"/undone-{cause}")
+    body = assert_problem(response, 503, "try-again")
+    assert response.headers["Retry-After"] == "1"
+    assert "4242" not in response.get_data(as_text=True) and "nothing" in body["detail"]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask
@@ -21,8 +23,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, update
 
 from service.db import get_db, utcnow
+from service.domain.errors import ConflictError
+from service.domain.tokens import TokenKind
 from service.models import AccessLogEntry, Interview, InterviewChunk, InterviewFile, InterviewSlot
-from service.services.tokens import create_staff_token
+from service.resources import get_keys, trail_of
+from service.services.recordings import store_file
+from service.services.tokens import Principal, create_staff_token
 from tests.conftest import consented_participant
 from tests.integration.test_erasure_files import database_files
 from tests.interviews import put_audio, put_transcript
@@ -245,3 +251,58 @@ def reading_chunks(engine: Engine) -> Iterator[None]:
             yield
         finally:
             reading.rollback()
+
+
+def held_body(data: bytes, gate: threading.Event, sent: threading.Event) -> Iterator[bytes]:
+    """A streamed body: its first piece, then (once ``gate`` opens) the rest."""
+    yield data[: 64 * 1024]
+    sent.set()
+    assert gate.wait(60), "the gate never opened"
+    yield data[64 * 1024 :]
+
+
+def test_two_uploads_of_one_recording_at_once_keep_one_whole_and_never_fail_inside(
+    fresh_app: Callable[[str], Flask],
+) -> None:
+    """The second waits for the first; it then replaces it (SQLite, one writer at a time) or
+    is refused with a conflict before its body is read (PostgreSQL): one recording, whole."""
+    app = fresh_app("psam_recording_race")
+    person = Recorded(app)
+    first_body, second_body = b"FIRST " * 40_000, b"SECOND " * 30_000
+    gate, sent = threading.Event(), threading.Event()
+    with app.app_context(), get_db().sessionmaker() as session:
+        staff, _ = create_staff_token(session, ["researcher"], "race")
+        session.commit()
+        who = Principal(TokenKind.STAFF, staff.id, "race", frozenset({"researcher"}))
+    answers: dict[str, object] = {}
+
+    def upload(name: str, body: Iterable[bytes]) -> None:
+        with app.app_context(), get_db().sessionmaker() as session:
+            try:
+                store_file(
+                    session, get_keys(), trail_of(who), uuid.UUID(person.interview), "audio",
+                    "audio/ogg", body, 10**8,
+                )  # fmt: skip
+                answers[name] = "stored"
+            except ConflictError as exc:
+                answers[name] = exc
+
+    first = threading.Thread(target=upload, args=("first", held_body(first_body, gate, sent)))
+    first.start()
+    assert sent.wait(30), f"the first upload never began: {answers}"
+    second = threading.Thread(target=upload, args=("second", iter([second_body])))
+    second.start()
+    time.sleep(1)  # the second is now waiting on the first
+    assert "second" not in answers
+    gate.set()
+    first.join(60)
+    second.join(60)
+    assert answers["first"] == "stored"
+    if answers["second"] != "stored":
+        assert isinstance(answers["second"], ConflictError)
+        assert "at the same moment" in str(answers["second"])
+    kept = person.client.get(
+        f"/api/v1/interviews/{person.interview}/audio", headers=person.researcher
+    )
+    assert kept.status_code == 200
+    assert kept.get_data() == (second_body if answers["second"] == "stored" else first_body)
