@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,9 +187,10 @@ class Catalogue:
 
     def _in(self, found: Instrument, language: str) -> Instrument:
         key = (found.id, found.version, language)
-        if key not in self.localised:
-            self.localised[key] = in_language(found, language)
-        return self.localised[key]
+        known = self.localised.get(key)
+        if known is None:  # two threads may both parse it: the first one kept is the answer
+            known = self.localised.setdefault(key, in_language(found, language))
+        return known
 
     @property
     def consent_form(self) -> Instrument:
@@ -241,6 +243,7 @@ def fingerprint_columns() -> list[ColumnElement[Any]]:
 
 _FINGERPRINT = select(*fingerprint_columns())
 _LATEST: list[Catalogue] = []  # this process's parsed catalogue, if any
+_LATEST_LOCK = threading.Lock()  # a gthread worker's threads share it
 
 
 def catalogue(session: Session, fingerprint: Sequence[Any] | None = None) -> Catalogue:
@@ -249,10 +252,13 @@ def catalogue(session: Session, fingerprint: Sequence[Any] | None = None) -> Cat
     if fingerprint is None:
         fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
     key = (str(session.get_bind().engine.url), *fingerprint)
-    if _LATEST and _LATEST[0].fingerprint == key:
-        return _LATEST[0]
-    loaded = _load_catalogue(session, key)
-    _LATEST[:] = [loaded]
+    with _LATEST_LOCK:
+        latest = _LATEST[0] if _LATEST else None
+    if latest is not None and latest.fingerprint == key:
+        return latest
+    loaded = _load_catalogue(session, key)  # outside the lock: it reads the database
+    with _LATEST_LOCK:
+        _LATEST[:] = [loaded]
     return loaded
 
 
