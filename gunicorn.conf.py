@@ -19,8 +19,14 @@ bind = settings["PSAM_BIND"]
 # Requests wait on the database more than on the CPU, so more workers than CPUs pays off;
 # the CPUs are those this process may use (its cgroup quota), not the host's cores.
 workers = gunicorn_workers(settings["WEB_CONCURRENCY"], usable_cpus())
-worker_class = "sync"
-timeout = 60  # a streamed export keeps a worker busy; its rows keep it alive
+# Threads: while one request waits on PostgreSQL another uses the CPU, and a client's
+# connection stays open between its requests (docs/performance.md, "Worker class"). Each
+# request has its own SQLAlchemy session; each thread takes its own pooled connection.
+worker_class = "gthread"
+threads = 4
+# A worker that stops answering its master this long is restarted. With threads the master
+# hears from the worker's main loop, so this does not bound one request's time.
+timeout = 60
 graceful_timeout = 30
 keepalive = 5
 max_requests = 2000  # recycle workers now and then so no slow leak can build up

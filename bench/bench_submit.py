@@ -2,7 +2,7 @@
 
 Run: DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/psam_bench \\
      .venv/bin/python -m bench.bench_submit [--seconds 15] [--rounds 3] [--connections 32]
-     [--existing N] [--code DIR] [--worker-class gthread --threads 4]
+     [--existing N] [--code DIR] [--worker-class sync --threads 1]
 
 ``wrk`` drives both servers, which stay up and take turns (unkeyed submits, the bare INSERT,
 keyed submits, the participant page; ``--rounds`` times), so a slow spell of the shared
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int]:
     parser.add_argument("--existing", type=int, default=0, help="responses stored beforehand")
     parser.add_argument("--open-seconds", type=float, default=10, help="of open-loop load")
     parser.add_argument("--code", type=Path, default=PROJECT_ROOT, help="the service's checkout")
-    parser.add_argument("--worker-class", default="", help="e.g. gthread (default: the config's)")
+    parser.add_argument("--worker-class", default="", help="e.g. sync (default: the config's)")
     parser.add_argument("--threads", type=int, default=0, help="threads per gthread worker")
     args = parser.parse_args(argv)
     require_wrk()

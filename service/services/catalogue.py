@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,9 +191,10 @@ class Catalogue:
         # cache lives as long as the catalogue, and a tag can be anything a client sends.
         chosen = negotiate([language], list(found.languages))
         key = (found.id, found.version, chosen)
-        if key not in self.localised:
-            self.localised[key] = in_language(found, chosen)
-        return self.localised[key]
+        known = self.localised.get(key)
+        if known is None:  # two threads may both parse it: the first one kept is the answer
+            known = self.localised.setdefault(key, in_language(found, chosen))
+        return known
 
     @property
     def consent_form(self) -> Instrument:
@@ -245,6 +247,7 @@ def fingerprint_columns() -> list[ColumnElement[Any]]:
 
 _FINGERPRINT = select(*fingerprint_columns())
 _LATEST: list[Catalogue] = []  # this process's parsed catalogue, if any
+_LATEST_LOCK = threading.Lock()  # a gthread worker's threads share it
 
 
 def catalogue(session: Session, fingerprint: Sequence[Any] | None = None) -> Catalogue:
@@ -253,10 +256,13 @@ def catalogue(session: Session, fingerprint: Sequence[Any] | None = None) -> Cat
     if fingerprint is None:
         fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
     key = (str(session.get_bind().engine.url), *fingerprint)
-    if _LATEST and _LATEST[0].fingerprint == key:
-        return _LATEST[0]
-    loaded = _load_catalogue(session, key)
-    _LATEST[:] = [loaded]
+    with _LATEST_LOCK:
+        latest = _LATEST[0] if _LATEST else None
+    if latest is not None and latest.fingerprint == key:
+        return latest
+    loaded = _load_catalogue(session, key)  # outside the lock: it reads the database
+    with _LATEST_LOCK:
+        _LATEST[:] = [loaded]
     return loaded
 
 

@@ -62,14 +62,17 @@ def server(
 
 def call(server: Gunicorn, method: str, path: str, token: str, body: Any = None) -> Any:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request(
-        method,
-        path,
-        body=None if body is None else json.dumps(body),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    answer = connection.getresponse()
-    found = json.loads(answer.read() or b"null")
+    try:
+        connection.request(
+            method,
+            path,
+            body=None if body is None else json.dumps(body),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        answer = connection.getresponse()
+        found = json.loads(answer.read() or b"null")
+    finally:
+        connection.close()  # a server that keeps connections alive leaves this one open
     assert answer.status < 300, found
     return found
 

@@ -3,6 +3,7 @@ the installed package) completes a participant's journey and an analyst's export
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import io
@@ -96,72 +97,81 @@ def test_a_participant_journey_and_an_analyst_export_run_through_the_generated_c
 ) -> None:
     client_module = module("client")
     models = module("models")
-    researcher = client_module.AuthenticatedClient(
-        base_url=live_server.url, token=live_server.new_token("researcher")
-    )
-    public = client_module.Client(base_url=live_server.url)
+    # Each client's connections are closed at the end: the server keeps them alive.
+    with contextlib.ExitStack() as clients:
+        researcher = clients.enter_context(
+            client_module.AuthenticatedClient(
+                base_url=live_server.url, token=live_server.new_token("researcher")
+            )
+        )
+        public = clients.enter_context(client_module.Client(base_url=live_server.url))
 
-    enrolled = module("api.participants.enrol_participant").sync(
-        client=researcher, body=models.EnrolmentRequest(site="leeds")
-    )
-    assert isinstance(enrolled, models.Enrolment), enrolled
-    assert enrolled.token.startswith("psam_p_")
-    me = client_module.AuthenticatedClient(base_url=live_server.url, token=enrolled.token)
+        enrolled = module("api.participants.enrol_participant").sync(
+            client=researcher, body=models.EnrolmentRequest(site="leeds")
+        )
+        assert isinstance(enrolled, models.Enrolment), enrolled
+        assert enrolled.token.startswith("psam_p_")
+        me = clients.enter_context(
+            client_module.AuthenticatedClient(base_url=live_server.url, token=enrolled.token)
+        )
 
-    form = module("api.catalogue.get_consent_form").sync(client=public)
-    assert isinstance(form, models.ConsentForm), form
-    clauses = models.SignConsentClauses.from_dict({c.id: True for c in form.clauses})
-    signing = models.SignConsent(
-        form_version=form.version, form_hash=form.sha256, clauses=clauses, typed_name="Sam Lee"
-    )
-    sign = module("api.me.sign_consent")
-    key = str(uuid.uuid4())
-    receipt = sign.sync_detailed(client=me, body=signing, idempotency_key=key)
-    assert receipt.status_code == 201 and isinstance(receipt.parsed, models.Receipt)
-    retried = sign.sync_detailed(client=me, body=signing, idempotency_key=key)
-    assert retried.headers["Idempotent-Replayed"] == "true"
-    assert retried.parsed.seq == receipt.parsed.seq  # the first answer, not a second signature
+        form = module("api.catalogue.get_consent_form").sync(client=public)
+        assert isinstance(form, models.ConsentForm), form
+        clauses = models.SignConsentClauses.from_dict({c.id: True for c in form.clauses})
+        signing = models.SignConsent(
+            form_version=form.version, form_hash=form.sha256, clauses=clauses, typed_name="Sam Lee"
+        )
+        sign = module("api.me.sign_consent")
+        key = str(uuid.uuid4())
+        receipt = sign.sync_detailed(client=me, body=signing, idempotency_key=key)
+        assert receipt.status_code == 201 and isinstance(receipt.parsed, models.Receipt)
+        retried = sign.sync_detailed(client=me, body=signing, idempotency_key=key)
+        assert retried.headers["Idempotent-Replayed"] == "true"
+        assert retried.parsed.seq == receipt.parsed.seq  # the first answer, not a second signature
 
-    mine = module("api.me.get_me").sync(client=me)
-    assert isinstance(mine, models.Me), mine
-    assert mine.study_id == enrolled.study_id
-    assert mine.consent.state.value == "consented"
-    task = next(t for t in mine.tasks if t.instrument == "phq-9" and t.timepoint == "baseline")
+        mine = module("api.me.get_me").sync(client=me)
+        assert isinstance(mine, models.Me), mine
+        assert mine.study_id == enrolled.study_id
+        assert mine.consent.state.value == "consented"
+        task = next(t for t in mine.tasks if t.instrument == "phq-9" and t.timepoint == "baseline")
 
-    submitted = module("api.me.start_response").sync(
-        client=me,
-        body=models.StartResponse(
-            instrument="phq-9",
-            version=task.version,
-            timepoint="baseline",
-            answers=models.StartResponseAnswers.from_dict(PHQ9),
-            submit=True,
-        ),
-    )
-    assert isinstance(submitted, models.QuestionnaireResponse), submitted
-    assert submitted.status.value == "submitted"
-    total = next(s for s in submitted.scores if s.id == "phq9_total")
-    assert (total.value, total.band) == (12, "moderate")
-    assert [a.severity.value for a in submitted.alerts] == ["urgent"]
+        submitted = module("api.me.start_response").sync(
+            client=me,
+            body=models.StartResponse(
+                instrument="phq-9",
+                version=task.version,
+                timepoint="baseline",
+                answers=models.StartResponseAnswers.from_dict(PHQ9),
+                submit=True,
+            ),
+        )
+        assert isinstance(submitted, models.QuestionnaireResponse), submitted
+        assert submitted.status.value == "submitted"
+        total = next(s for s in submitted.scores if s.id == "phq9_total")
+        assert (total.value, total.band) == (12, "moderate")
+        assert [a.severity.value for a in submitted.alerts] == ["urgent"]
 
-    problem = module("api.me.get_me").sync(client=public_as(client_module, live_server, "x"))
-    assert isinstance(problem, models.Problem) and problem.status == 401
+        stranger = clients.enter_context(public_as(client_module, live_server, "x"))
+        problem = module("api.me.get_me").sync(client=stranger)
+        assert isinstance(problem, models.Problem) and problem.status == 401
 
-    analyst = client_module.AuthenticatedClient(
-        base_url=live_server.url, token=live_server.new_token("analyst")
-    )
-    export = module("api.exports.export_responses").sync_detailed(
-        client=analyst, instrument="phq-9", timepoint="baseline"
-    )
-    assert export.status_code == 200, export.content
-    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8"))))
-    ours = [r for r in rows if r["study_id"] == enrolled.study_id]
-    assert len(ours) == 1 and ours[0]["phq9_1"] == "2"
-    manifest = module("api.exports.get_export").sync(
-        client=analyst, export_id=uuid.UUID(export.headers["X-Export-Id"])
-    )
-    assert isinstance(manifest, models.Manifest), manifest
-    assert manifest.status.value == "complete" and manifest.row_count == len(rows)
+        analyst = clients.enter_context(
+            client_module.AuthenticatedClient(
+                base_url=live_server.url, token=live_server.new_token("analyst")
+            )
+        )
+        export = module("api.exports.export_responses").sync_detailed(
+            client=analyst, instrument="phq-9", timepoint="baseline"
+        )
+        assert export.status_code == 200, export.content
+        rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8"))))
+        ours = [r for r in rows if r["study_id"] == enrolled.study_id]
+        assert len(ours) == 1 and ours[0]["phq9_1"] == "2"
+        manifest = module("api.exports.get_export").sync(
+            client=analyst, export_id=uuid.UUID(export.headers["X-Export-Id"])
+        )
+        assert isinstance(manifest, models.Manifest), manifest
+        assert manifest.status.value == "complete" and manifest.row_count == len(rows)
 
 
 def public_as(client_module: ModuleType, server: LiveServer, token: str) -> Any:
