@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, request
 from flask_smorest import Blueprint
+from werkzeug.exceptions import MethodNotAllowed
 
 from service.db import get_session
 from service.domain.errors import InvalidInputError
@@ -36,6 +37,14 @@ class Access:
     # A staff console page: the console's session admits (roles checked as for a token),
     # and so does a staff bearer token.
     console: bool = False
+
+
+def refuse_head() -> None:
+    """A download streamed from an open transaction is answered to GET only: for HEAD the
+    body is never read, so its stream would never close its transaction or complete its
+    manifest. HEAD gets a 405 naming GET, before anything is begun or logged."""
+    if request.method == "HEAD":
+        raise MethodNotAllowed(valid_methods=["GET"])
 
 
 def public(func: F) -> F:

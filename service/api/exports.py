@@ -16,7 +16,7 @@ from schemas.exports import (
     ManifestListSchema,
     ManifestSchema,
 )
-from service.api.access import current_principal, requires_roles
+from service.api.access import current_principal, refuse_head, requires_roles
 from service.api.examples import CODEBOOK_CSV, CODEBOOK_JSON, EXPORT_CSV, EXPORT_NDJSON
 from service.api.languages import requested_language
 from service.db import get_db, get_session
@@ -98,6 +98,7 @@ def stream_export(
 ) -> Response:
     """Begin an export (manifest, access log), then stream it; its end is recorded when the
     stream ends, also when the client goes away."""
+    refuse_head()
     session, principal, keys, db = get_session(), current_principal(), get_keys(), get_db()
     # The rows come from the export database (a standby when one is set; no write lock on
     # SQLite); the manifest and the access log go to the primary.

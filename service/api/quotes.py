@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
-from service.api.access import current_principal, requires_roles
+from service.api.access import current_principal, refuse_head, requires_roles
 from service.db import get_db, get_session
 from service.resources import get_keys, ledger_writer
 from service.services import quotes
@@ -43,6 +43,7 @@ def export_quotes() -> Response:
 def quotes_download() -> Response:
     """The quotes export as a streamed download (the console's quotes link answers with
     this too): the manifest and access log at its start, completed when the stream ends."""
+    refuse_head()
     session, principal, keys = get_session(), current_principal(), get_keys()
     export = quotes.begin_quotes_export(session, ledger_writer(session), principal)
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from schemas.recordings import InterviewFileSchema
-from service.api.access import current_principal, requires_roles
+from service.api.access import current_principal, refuse_head, requires_roles
 from service.api.reading import streamed_body
 from service.db import Database, get_db, get_session
 from service.domain.crypto import CryptoError
@@ -102,6 +102,7 @@ def download(interview_id: uuid.UUID, kind: str) -> Response:
     """Check the whole file in one snapshot, then stream it from that snapshot. A fault
     found then is a 409 with nothing sent; one that appears while sending (it cannot, short
     of a bug) breaks the connection short of Content-Length, never a clean end."""
+    refuse_head()
     recordings.record_download(get_session(), trail_of(current_principal()), interview_id, kind)
     reading = snapshot_session(get_db())
     try:

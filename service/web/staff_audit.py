@@ -10,7 +10,7 @@ from flask import Response, request, stream_with_context
 from marshmallow import ValidationError
 
 from schemas.audit import LogQuerySchema
-from service.api.access import current_principal, staff_page
+from service.api.access import current_principal, refuse_head, staff_page
 from service.api.reading import page_query
 from service.db import get_session
 from service.domain.errors import NotFoundError
@@ -93,6 +93,7 @@ def audit_checkpoints(log: str) -> Response:
 @staff_page("auditor")
 def audit_export(log: str) -> Response:
     """The log and its checkpoints as a psam-ledger-export/2 file, streamed."""
+    refuse_head()
     log = _log(log)
     session = get_session()
     lines = auditor.export_lines(session, ledger_writer(session), current_principal(), log)

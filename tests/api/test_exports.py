@@ -369,3 +369,28 @@ def test_unknown_instruments_and_versions_are_refused(client: FlaskClient, auth)
     assert version.status_code == 422 and "version" in version.get_json()["errors"]
     consent = client.get("/api/v1/exports/responses?instrument=consent", headers=analyst)
     assert consent.status_code == 422
+
+
+def test_head_of_an_export_is_a_405_and_begins_nothing(
+    client: FlaskClient, auth, session: Session
+) -> None:
+    """A HEAD's body is never read, so a stream begun for it would never end: no manifest,
+    no access event, no transaction left open; GET is named instead."""
+    from service.models import AccessLogEntry, ExportManifest
+
+    analyst = auth("analyst")
+    manifests = len(session.scalars(select(ExportManifest)).all())
+    events = len(session.scalars(select(AccessLogEntry)).all())
+    for path in (
+        "/api/v1/exports/responses?instrument=phq-9",
+        "/api/v1/exports/quotes",
+        "/fhir/r4/QuestionnaireResponse/$export?instrument=phq-9",
+    ):
+        head = client.head(path, headers=analyst)
+        assert head.status_code == 405, path
+        assert head.headers["Allow"] == "GET", path
+    assert len(session.scalars(select(ExportManifest)).all()) == manifests
+    assert len(session.scalars(select(AccessLogEntry)).all()) == events
+    assert (
+        client.get("/api/v1/exports/responses?instrument=phq-9", headers=analyst).status_code == 200
+    )

@@ -74,6 +74,9 @@ def test_a_recording_goes_up_and_comes_back_byte_for_byte_and_both_are_logged(
     raw = b"".join(session.scalars(select(InterviewChunk.data)))
     assert RECORDING[:4096] not in raw  # sealed, not stored in the clear
 
+    # HEAD would open a snapshot its stream never closes: refused before anything is logged.
+    head = client.head(f"/api/v1/interviews/{interview}/audio", headers=researcher)
+    assert head.status_code == 405 and head.headers["Allow"] == "GET"
     down = client.get(f"/api/v1/interviews/{interview}/audio", headers=researcher)
     assert down.status_code == 200
     assert down.mimetype == "audio/ogg"
