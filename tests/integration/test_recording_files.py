@@ -77,6 +77,17 @@ class Recorded:
         assert put_audio(self.client, self.researcher, self.interview, AUDIO).status_code == 201
         assert put_transcript(self.client, self.researcher, self.interview, TEXT).status_code == 201
 
+    def verified_long_ago(self) -> None:
+        """Move the transcript's verification back past the retention period."""
+        days = self.app.config["PSAM_AUDIO_RETENTION_DAYS"]
+        with self.app.app_context(), get_db().sessionmaker() as session:
+            session.execute(
+                update(InterviewFile)
+                .where(InterviewFile.kind == "transcript")
+                .values(verified_at=utcnow() - dt.timedelta(days=days, minutes=1))
+            )
+            session.commit()
+
     @property
     def engine(self) -> Engine:
         return self.app.extensions["psam_db"].engine
@@ -119,14 +130,7 @@ def test_the_retention_job_takes_the_recording_out_of_the_files_and_keeps_the_tr
     assert verified.status_code == 200
     # Verified today: not yet due.
     assert runner.invoke(args=["recordings", "destroy-expired"]).output.startswith("0 recordings")
-    days = app.config["PSAM_AUDIO_RETENTION_DAYS"]
-    with app.app_context(), get_db().sessionmaker() as session:
-        session.execute(
-            update(InterviewFile)
-            .where(InterviewFile.kind == "transcript")
-            .values(verified_at=utcnow() - dt.timedelta(days=days, minutes=1))
-        )
-        session.commit()
+    person.verified_long_ago()
 
     result = runner.invoke(args=["recordings", "destroy-expired"])
     assert result.exit_code == 0, result.output
@@ -206,14 +210,7 @@ def test_a_rewrite_a_reader_put_off_is_retried_by_the_worker_until_it_is_done(
         f"/api/v1/interviews/{person.interview}/transcript/verify", headers=person.researcher
     )
     assert verified.status_code == 200
-    days = app.config["PSAM_AUDIO_RETENTION_DAYS"]
-    with app.app_context(), get_db().sessionmaker() as session:
-        session.execute(
-            update(InterviewFile)
-            .where(InterviewFile.kind == "transcript")
-            .values(verified_at=utcnow() - dt.timedelta(days=days, minutes=1))
-        )
-        session.commit()
+    person.verified_long_ago()
     mailbox = Mailbox().start()
     try:
         worker = make_worker(app, mailbox.url)
