@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.system.conftest import free_port
 from tests.system.harness import Gunicorn, bearer, call, consented_participant, deploy
@@ -20,10 +20,6 @@ from tests.system.harness import Gunicorn, bearer, call, consented_participant, 
 pytestmark = pytest.mark.system
 
 OTHER_ROLE = "Please tell us how you would describe yourself."
-
-
-def role_group(page: Page) -> Locator:
-    return page.get_by_role("group", name="Which of these best describes you?")
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +54,9 @@ def test_an_answer_shows_and_hides_the_question_it_brings_in_without_a_round_tri
         page.get_by_role("button", name="Start").click()
         expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Page 1 of \d+$"))
         described = page.get_by_label(OTHER_ROLE)
-        # "Other" (about-you 1.0.x) or "Other (please say)" (1.1.x, from amendment 1.1's day).
-        other = role_group(page).get_by_label(re.compile(r"^Other\b"))
+        # Code 3 of "Which of these best describes you?": "Other" in about-you 1.0.x, "Other
+        # (please say)" in 1.1.x (from amendment 1.1's day).
+        other = page.locator('input[name="item-ay_role"][value="3"]')
         expect(described).to_be_hidden()
 
         posts_before = sum(1 for url in requests if "/page/" in url)
@@ -75,10 +72,13 @@ def test_an_answer_shows_and_hides_the_question_it_brings_in_without_a_round_tri
         expect(described).to_have_value("A friend who supports")
         assert sum(1 for url in requests if "/page/" in url) == posts_before  # no round trip
 
+        # Required in about-you 1.0.x, optional in 1.1.x: answered where the page asks them.
         age = page.get_by_role("group", name="What is your age?")
-        if age.count():  # on the first page, and required, in about-you 1.0.x only
+        if age.count():
             age.get_by_role("radio").first.check()
-            page.get_by_label("How many months ago was the miscarriage?").fill("2")
+        months = page.locator('input[name="item-ay_months_since"]')
+        if months.count():
+            months.fill("2")
         page.get_by_role("button", name="Save and continue").click()
         expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Page 2 of \d+$"))
         response_id = page.url.split("/")[5]
