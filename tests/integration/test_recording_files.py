@@ -18,9 +18,11 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import DBAPIError
 
 from service.db import get_db, utcnow
 from service.domain.errors import ConflictError
@@ -250,6 +252,27 @@ def reading_chunks(engine: Engine) -> Iterator[None]:
             reading.rollback()
 
 
+def store_audio(person: Recorded, who: Principal, body: Iterable[bytes]) -> object:
+    """Store a recording through the service, in a session of its own: "stored", or the
+    refusal (a ConflictError) or database error it raised."""
+    with person.app.app_context(), get_db().sessionmaker() as session:
+        try:
+            store_file(
+                session, get_keys(), trail_of(who), uuid.UUID(person.interview), "audio",
+                "audio/ogg", body, 10**8,
+            )  # fmt: skip
+        except (ConflictError, DBAPIError) as exc:
+            return exc
+        return "stored"
+
+
+def researcher_principal(app: Flask) -> Principal:
+    with app.app_context(), get_db().sessionmaker() as session:
+        staff, _ = create_staff_token(session, ["researcher"], "race")
+        session.commit()
+        return Principal(TokenKind.STAFF, staff.id, "race", frozenset({"researcher"}))
+
+
 def held_body(data: bytes, gate: threading.Event, sent: threading.Event) -> Iterator[bytes]:
     """A streamed body: its first piece, then (once ``gate`` opens) the rest."""
     yield data[: 64 * 1024]
@@ -267,22 +290,11 @@ def test_two_uploads_of_one_recording_at_once_keep_one_whole_and_never_fail_insi
     person = Recorded(app)
     first_body, second_body = b"FIRST " * 40_000, b"SECOND " * 30_000
     gate, sent = threading.Event(), threading.Event()
-    with app.app_context(), get_db().sessionmaker() as session:
-        staff, _ = create_staff_token(session, ["researcher"], "race")
-        session.commit()
-        who = Principal(TokenKind.STAFF, staff.id, "race", frozenset({"researcher"}))
+    who = researcher_principal(app)
     answers: dict[str, object] = {}
 
     def upload(name: str, body: Iterable[bytes]) -> None:
-        with app.app_context(), get_db().sessionmaker() as session:
-            try:
-                store_file(
-                    session, get_keys(), trail_of(who), uuid.UUID(person.interview), "audio",
-                    "audio/ogg", body, 10**8,
-                )  # fmt: skip
-                answers[name] = "stored"
-            except ConflictError as exc:
-                answers[name] = exc
+        answers[name] = store_audio(person, who, body)
 
     first = threading.Thread(target=upload, args=("first", held_body(first_body, gate, sent)))
     first.start()
@@ -303,3 +315,61 @@ def test_two_uploads_of_one_recording_at_once_keep_one_whole_and_never_fail_insi
     )
     assert kept.status_code == 200
     assert kept.get_data() == (second_body if answers["second"] == "stored" else first_body)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("scope", ["stop", "stop-and-erase"])
+def test_an_upload_and_a_withdrawal_of_one_participant_at_once_end_consistent_without_a_500(
+    fresh_app: Callable[[str], Flask], scope: str
+) -> None:
+    """The upload holds the participant's row while its body streams, then takes the access
+    log's lock to record itself. A "stop" takes the access log's lock first (it cancels open
+    interviews), then waits for that row: PostgreSQL breaks the deadlock by undoing one, and
+    a request undone is a 503 try-again. "stop-and-erase" waits for the row first, so the
+    upload completes and is erased with the rest. Nothing is half-written either way."""
+    app = fresh_app("psam_recording_deadlock")
+    person = Recorded(app)
+    who = researcher_principal(app)
+    body = b"RACING " * 40_000
+    gate, sent = threading.Event(), threading.Event()
+    answers: dict[str, object] = {}
+
+    def upload() -> None:
+        answers["upload"] = store_audio(person, who, held_body(body, gate, sent))
+
+    def withdraw() -> None:
+        answers["withdraw"] = app.test_client().post(
+            "/api/v1/me/withdrawal", json={"scope": scope}, headers=person.me
+        )
+
+    uploading = threading.Thread(target=upload)
+    uploading.start()
+    assert sent.wait(30), f"the upload never began: {answers}"
+    withdrawing = threading.Thread(target=withdraw)
+    withdrawing.start()
+    time.sleep(1)  # the withdrawal now waits on the participant's row
+    gate.set()
+    uploading.join(60)
+    withdrawing.join(60)
+    withdrawn, stored = answers["withdraw"], answers["upload"]
+    status = withdrawn.status_code  # type: ignore[attr-defined]
+    assert status in (201, 503), withdrawn.get_data(as_text=True)  # type: ignore[attr-defined]
+    if status == 503:  # the withdrawal was undone; the upload stands; sent again, it is made
+        assert withdrawn.get_json()["type"] == "/api/v1/problems/try-again"  # type: ignore[attr-defined]
+        assert stored == "stored"
+        again = app.test_client().post(
+            "/api/v1/me/withdrawal", json={"scope": scope}, headers=person.me
+        )
+        assert again.status_code == 201
+    elif stored != "stored":  # the upload was undone: the recording before it stays whole
+        assert isinstance(stored, DBAPIError) and stored.orig.sqlstate == "40P01"  # type: ignore[union-attr]
+    with app.app_context(), get_db().sessionmaker() as session:
+        files = session.scalars(select(InterviewFile).where(InterviewFile.kind == "audio")).all()
+    if scope == "stop-and-erase":
+        assert files == []
+    else:
+        kept = person.client.get(
+            f"/api/v1/interviews/{person.interview}/audio", headers=person.researcher
+        )
+        assert kept.status_code == 200
+        assert kept.get_data() == (body if stored == "stored" else AUDIO)
