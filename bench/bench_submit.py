@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import make_url, text
 
 from bench import baseline_table
-from bench.fixtures import VERSIONS, Cohort, fresh
+from bench.fixtures import Cohort, asked_versions, fresh
 from bench.load import LoadResult, Request, Server, run_open_loop
 from bench.wrk_runner import Turns, require_wrk, turn
 from service.config import PROJECT_ROOT
@@ -47,7 +47,7 @@ def submits(people: list[tuple[str, str]], keyed: bool = False) -> Iterator[Requ
         for instrument, answers in (("phq-9", PHQ9), ("gad-7", GAD7)):
             body = {
                 "instrument": instrument,
-                "version": VERSIONS[instrument],
+                "version": asked_versions()[instrument],
                 "timepoint": "baseline",
                 "answers": answers,
                 "submit": True,
@@ -94,7 +94,7 @@ def page_with_draft(port: int, token: str) -> str:
         fields,
     )
     assert status == 303 and cookie, f"sign-in answered {status}"
-    draft = {"instrument": "phq-9", "version": VERSIONS["phq-9"], "timepoint": "baseline"}
+    draft = {"instrument": "phq-9", "version": asked_versions()["phq-9"], "timepoint": "baseline"}
     draft["answers"] = {"phq9_1": 1, "phq9_2": 2}  # type: ignore[assignment]
     status, body, _ = _call(
         port,

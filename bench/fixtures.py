@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import uuid
 from typing import Any
@@ -36,6 +37,7 @@ from service.services.tokens import create_staff_token
 TIMEPOINTS = ("baseline", "month-3", "month-6")
 
 
+@functools.cache
 def asked_versions() -> dict[str, str]:
     """The baseline versions the shipped protocol in force today asks for: the bench submits
     what a participant's task asks, so it keeps working past an amendment's day."""
@@ -43,9 +45,6 @@ def asked_versions() -> dict[str, str]:
     protocol = protocol_in_force(definitions.protocols, dt.datetime.now(dt.UTC).date())
     assert protocol is not None, "no protocol in force"
     return dict(protocol.timepoints[0].instruments)
-
-
-VERSIONS = asked_versions()
 
 
 def fresh(url: str) -> Engine:

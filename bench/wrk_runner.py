@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.fixtures import VERSIONS
+from bench.fixtures import asked_versions
 from bench.load import Server, cpu_seconds
 
 SCRIPT = Path(__file__).with_name("wrk.lua")
@@ -98,8 +98,8 @@ def turn(
         "BENCH_MODE": mode,
         "BENCH_OFFSET": str(into.offset),
         "BENCH_EXPECT": str(expect),
-        "BENCH_PHQ9_VERSION": VERSIONS["phq-9"],
-        "BENCH_GAD7_VERSION": VERSIONS["gad-7"],
+        "BENCH_PHQ9_VERSION": asked_versions()["phq-9"],
+        "BENCH_GAD7_VERSION": asked_versions()["gad-7"],
         "BENCH_LINES": str(lines or ""),
     }
     workers, databases = server.workers(), backends or []

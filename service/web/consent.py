@@ -155,9 +155,9 @@ def _signed_form(receipt: Receipt) -> Instrument:
     return catalogue.instrument(signed.id, signed.version, receipt.language or signed.language)
 
 
-def _clause_texts(receipt: Receipt) -> dict[str, str]:
+def _clause_texts(signed: Instrument) -> dict[str, str]:
     """The clauses' texts as they were signed: that version, in that language."""
-    return {item.id: item.text for item in _signed_form(receipt).items}
+    return {item.id: item.text for item in signed.items}
 
 
 def _language_rows(receipt: Receipt) -> list[dict[str, Any]]:
@@ -191,11 +191,12 @@ def signed_at(recorded_at: str) -> str:
 def consent_receipt() -> str:
     """What the participant signed, and where it sits in the consent log."""
     receipt = _last_consent()
+    signed = _signed_form(receipt)  # one read of the participant's context
     return render_template(
         "consent_receipt.html",
         receipt=receipt,
-        texts=_clause_texts(receipt),
-        form_language=source_language(_signed_form(receipt)),
+        texts=_clause_texts(signed),
+        form_language=source_language(signed),
         language_rows=_language_rows(receipt),
         signed_at=signed_at(receipt.recorded_at),
     )
@@ -207,7 +208,7 @@ def consent_receipt_pdf() -> Response:
     """The receipt as a PDF to keep; never stored by a browser's cache or a proxy."""
     receipt = _last_consent()
     body = receipt_pdf(
-        receipt, _clause_texts(receipt), signed_at(receipt.recorded_at), SERVICE_NAME
+        receipt, _clause_texts(_signed_form(receipt)), signed_at(receipt.recorded_at), SERVICE_NAME
     )
     answer = Response(body, mimetype="application/pdf")
     answer.headers["Content-Disposition"] = (
